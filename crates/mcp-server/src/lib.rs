@@ -1,0 +1,268 @@
+//! The codenator MCP stdio server.
+//!
+//! A thin layer over the [`ledger`] crate: it turns each MCP tool call into
+//! one ledger operation run on a blocking thread, and the answer into
+//! `structuredContent` plus the same JSON as text. It holds no state of its
+//! own between calls; everything lives in the ledger, so any number of
+//! server processes can share one store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ledger::{Ctx, Store, api};
+use rmcp::{
+    ErrorData as McpError, ServerHandler, ServiceExt,
+    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    model::{
+        CallToolResult, Implementation, RequestMetaObject, ServerCapabilities, ServerConfig,
+    },
+    tool, tool_handler, tool_router,
+};
+use serde_json::{Value, json};
+
+/// Environment variables, new name first, then the legacy name.
+pub const ROOT_VARS: [&str; 2] = ["AURALIS_CODENATOR_ROOT", "AURALIS_CODEXTRATOR_ROOT"];
+pub const AGENT_VARS: [&str; 2] = ["AURALIS_CODENATOR_AGENT", "AURALIS_CODEXTRATOR_AGENT"];
+
+fn first_env(vars: &[&str]) -> Option<String> {
+    vars.iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|s| !s.trim().is_empty())
+}
+
+/// Where the server's store is and who it speaks for.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The root given (before the nested-root rule).
+    pub root: PathBuf,
+    /// The explicit agent, if any. None means "the slot bound to the
+    /// calling Codex thread" (see [`Store::resolve_caller`]).
+    pub agent: Option<String>,
+}
+
+impl Config {
+    /// Apply the precedence `--root` > `AURALIS_CODENATOR_ROOT` >
+    /// `AURALIS_CODEXTRATOR_ROOT` > cwd, and likewise for the agent.
+    pub fn resolve(root: Option<PathBuf>, agent: Option<String>) -> anyhow::Result<Config> {
+        let root = match root.or_else(|| first_env(&ROOT_VARS).map(PathBuf::from)) {
+            Some(r) => r,
+            None => std::env::current_dir()?,
+        };
+        let agent = agent.filter(|a| !a.is_empty()).or_else(|| first_env(&AGENT_VARS));
+        if let Some(a) = &agent {
+            ledger::ids::slot("agent", a).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(Config { root, agent })
+    }
+}
+
+const INSTRUCTIONS: &str = "Codenator coordinates one coordinator and many worker slots (Codex sessions) \
+through a durable shared ledger. Workers: register_slot once, record_heartbeat regularly, read_inbox, \
+claim_next_task, work only in your worktree, then report_commit (update_task with a blocker if stuck). \
+The coordinator: create_task, read its inbox for commit reports, update_task to integrated, plan_wake \
+to see who needs attention, and record_summary_pause when the summary pause is due. Every answer is \
+JSON; errors name the rule that refused the call.";
+
+/// The MCP server over one store.
+#[derive(Clone)]
+pub struct CodenatorServer {
+    store: Store,
+    agent: Option<Arc<str>>,
+    tool_router: ToolRouter<Self>,
+}
+
+fn ok(v: Value) -> CallToolResult {
+    CallToolResult::structured(v)
+}
+
+fn refusal(e: &ledger::Error) -> CallToolResult {
+    let mut err = json!({"code": e.code(), "message": e.to_string()});
+    if let Some(rule) = e.rule() {
+        err["rule"] = json!(rule);
+    }
+    CallToolResult::structured_error(json!({ "error": err }))
+}
+
+fn thread_of(meta: &RequestMetaObject) -> Option<String> {
+    meta.0
+        .get("threadId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+        .map(str::to_owned)
+}
+
+impl CodenatorServer {
+    /// Open the store (creating it if needed) and build the server.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let store = Store::open(&config.root, config.agent.as_deref().unwrap_or("coordinator"))
+            .map_err(|e| anyhow::anyhow!("cannot open the store under {}: {e}", config.root.display()))?;
+        Ok(Self {
+            store,
+            agent: config.agent.as_deref().map(Arc::from),
+            tool_router: Self::tool_router(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Run one ledger operation on a blocking thread as the resolved caller.
+    async fn run<F>(&self, tool: &'static str, meta: RequestMetaObject, registering: Option<String>, op: F) -> Result<CallToolResult, McpError>
+    where
+        F: FnOnce(&Store, &Ctx) -> ledger::Result<Value> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let agent = self.agent.clone();
+        let thread = thread_of(&meta);
+        let started = std::time::Instant::now();
+        let joined = tokio::task::spawn_blocking(move || {
+            let caller = store.resolve_caller(agent.as_deref(), thread.as_deref(), registering.as_deref())?;
+            let ctx = Ctx { caller, thread_id: thread };
+            op(&store, &ctx)
+        })
+        .await;
+        let result = match joined {
+            Ok(Ok(v)) => ok(v),
+            Ok(Err(e)) => {
+                tracing::info!(tool, error = %e, "refused");
+                refusal(&e)
+            }
+            Err(join) => {
+                tracing::error!(tool, "operation failed: {join}");
+                return Err(McpError::internal_error(format!("{tool} failed internally: {join}"), None));
+            }
+        };
+        tracing::debug!(tool, micros = started.elapsed().as_micros() as u64, "call");
+        Ok(result)
+    }
+}
+
+#[tool_router]
+impl CodenatorServer {
+    /// Slots (unread counts, current task, heartbeat) and open tasks, paged.
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn get_status(&self, Parameters(p): Parameters<api::GetStatus>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("get_status", meta, None, move |s, c| s.get_status(c, &p)).await
+    }
+
+    /// Register or update a slot (a worker registers itself; binds the calling Codex thread to the slot).
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
+    async fn register_slot(&self, Parameters(p): Parameters<api::RegisterSlot>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        let slot = Some(p.slot.clone());
+        self.run("register_slot", meta, slot, move |s, c| s.register_slot(c, &p)).await
+    }
+
+    /// Send a message to a slot (or `all`) as the calling slot.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
+    async fn send_message(&self, Parameters(p): Parameters<api::SendMessage>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("send_message", meta, None, move |s, c| s.send_message(c, &p)).await
+    }
+
+    /// Read unread messages of a slot, oldest first; by default marks the returned ones read.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
+    async fn read_inbox(&self, Parameters(p): Parameters<api::ReadInbox>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("read_inbox", meta, None, move |s, c| s.read_inbox(c, &p)).await
+    }
+
+    /// The Focus Board: milestones, lanes, tasks, assignments, reports and integration receipts.
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn get_focus_board(&self, Parameters(p): Parameters<api::GetFocusBoard>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("get_focus_board", meta, None, move |s, c| s.get_focus_board(c, &p)).await
+    }
+
+    /// Coordinator-only: create or update a milestone.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
+    async fn upsert_milestone(&self, Parameters(p): Parameters<api::UpsertMilestone>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("upsert_milestone", meta, None, move |s, c| s.upsert_milestone(c, &p)).await
+    }
+
+    /// Coordinator-only: create or update a lane.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
+    async fn upsert_lane(&self, Parameters(p): Parameters<api::UpsertLane>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("upsert_lane", meta, None, move |s, c| s.upsert_lane(c, &p)).await
+    }
+
+    /// Coordinator-only: queue a task for a slot and send it the task.assign message. Existing task ids are refused.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
+    async fn create_task(&self, Parameters(p): Parameters<api::CreateTask>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("create_task", meta, None, move |s, c| s.create_task(c, &p)).await
+    }
+
+    /// Claim the calling slot's oldest queued task whose dependencies are integrated. Claims exactly one, atomically.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
+    async fn claim_next_task(&self, Parameters(p): Parameters<api::ClaimNextTask>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("claim_next_task", meta, None, move |s, c| s.claim_next_task(c, &p)).await
+    }
+
+    /// Update a task: status, commit, tests, blocker. Workers update their own tasks; integration is the coordinator's.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
+    async fn update_task(&self, Parameters(p): Parameters<api::UpdateTask>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("update_task", meta, None, move |s, c| s.update_task(c, &p)).await
+    }
+
+    /// Report a commit of the calling slot (defaults read from its worktree), mark its task reported and notify the coordinator.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
+    async fn report_commit(&self, Parameters(p): Parameters<api::ReportCommit>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("report_commit", meta, None, move |s, c| s.report_commit(c, &p)).await
+    }
+
+    /// Record the calling slot's heartbeat (ok, failed or stale).
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
+    async fn record_heartbeat(&self, Parameters(p): Parameters<api::RecordHeartbeat>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("record_heartbeat", meta, None, move |s, c| s.record_heartbeat(c, &p)).await
+    }
+
+    /// Plan which slots to wake, notify or leave alone (read-only).
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn plan_wake(&self, Parameters(p): Parameters<api::PlanWake>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("plan_wake", meta, None, move |s, c| s.plan_wake(c, &p)).await
+    }
+
+    /// Coordinator-only: record the periodic summary pause.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
+    async fn record_summary_pause(&self, Parameters(p): Parameters<api::RecordSummaryPause>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("record_summary_pause", meta, None, move |s, c| s.record_summary_pause(c, &p)).await
+    }
+
+    /// Record evidence of a wake attempt for a slot.
+    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
+    async fn record_wake_attempt(&self, Parameters(p): Parameters<api::RecordWakeAttempt>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+        self.run("record_wake_attempt", meta, None, move |s, c| s.record_wake_attempt(c, &p)).await
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for CodenatorServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("auralis-codenator", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+/// Log to stderr (stdout belongs to MCP). `RUST_LOG` sets the filter.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init();
+}
+
+/// Serve MCP over stdin/stdout until the client closes stdin.
+pub async fn serve_stdio(config: Config) -> anyhow::Result<()> {
+    let server = CodenatorServer::new(&config)?;
+    tracing::info!(
+        root = %config.root.display(),
+        store = %server.store().dir().display(),
+        agent = config.agent.as_deref().unwrap_or("(bound by Codex thread)"),
+        "codenator MCP server ready"
+    );
+    let service = server.serve(rmcp::transport::stdio()).await?;
+    let reason = service.waiting().await?;
+    tracing::info!(?reason, "stopped");
+    Ok(())
+}
