@@ -1,1 +1,64 @@
-fn main() {}
+//! `codenator`: the command line. Parses arguments and dispatches to one
+//! module per command; all state goes through the `ledger` crate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+
+/// Coordinate many Codex sessions on one codebase through a durable ledger.
+#[derive(Parser, Debug)]
+#[command(name = "codenator", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the ledger over MCP stdio (the same server as `codenator-mcp`).
+    Mcp {
+        /// Ledger root (default: $AURALIS_CODENATOR_ROOT, $AURALIS_CODEXTRATOR_ROOT, then the current directory).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Slot this session speaks for (default: $AURALIS_CODENATOR_AGENT, $AURALIS_CODEXTRATOR_AGENT,
+        /// then the slot bound to the calling Codex thread).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Run a coordinator and two workers through real MCP server processes on
+    /// a local ledger, then print the Focus Board.
+    Demo(demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Mcp { root, agent } => {
+            codenator_mcp::init_logging();
+            tokio_runtime().and_then(|rt| {
+                rt.block_on(async {
+                    let config = codenator_mcp::Config::resolve(root, agent)?;
+                    codenator_mcp::serve_stdio(config).await
+                })
+            })
+        }
+        Command::Demo(args) => tokio_runtime().and_then(|rt| rt.block_on(demo::run(args))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("codenator: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
