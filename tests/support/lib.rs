@@ -95,7 +95,10 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> anyhow::Result<Va
 pub async fn refused(client: &Client, tool: &str, args: Value) -> anyhow::Result<Value> {
     let res = call_raw(client, tool, args.clone()).await?;
     if res.is_error != Some(true) {
-        bail!("{tool} {args} should have been refused but answered {:?}", res.structured_content);
+        bail!(
+            "{tool} {args} should have been refused but answered {:?}",
+            res.structured_content
+        );
     }
     Ok(res
         .structured_content

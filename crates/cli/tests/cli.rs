@@ -6,7 +6,10 @@ use std::process::Command;
 
 #[test]
 fn help_lists_commands() {
-    let out = Command::new(env!("CARGO_BIN_EXE_codenator")).arg("--help").output().expect("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_codenator"))
+        .arg("--help")
+        .output()
+        .expect("run");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("mcp") && text.contains("demo"), "{text}");
@@ -21,15 +24,30 @@ fn demo_runs_and_prints_the_board() {
         .output()
         .expect("run demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("Auralis Codenator Focus Board"), "{stdout}");
-    assert!(stdout.contains("claimed=false"), "the dependent task must wait: {stdout}");
+    assert!(
+        stdout.contains("claimed=false"),
+        "the dependent task must wait: {stdout}"
+    );
     assert!(stdout.contains("integration receipts:"), "{stdout}");
     // Two integrations, one task active again after its dependency landed.
     assert!(stdout.contains("\"integrated\":2"), "{stdout}");
     // A second run adds to the same ledger.
-    let again = Command::new(env!("CARGO_BIN_EXE_codenator")).args(["demo", "--root"]).arg(&dir).output().expect("rerun");
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let again = Command::new(env!("CARGO_BIN_EXE_codenator"))
+        .args(["demo", "--root"])
+        .arg(&dir)
+        .output()
+        .expect("rerun");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert!(String::from_utf8_lossy(&again.stdout).contains("\"integrated\":4"));
     let _ = std::fs::remove_dir_all(&dir);
 }

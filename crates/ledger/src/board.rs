@@ -17,7 +17,8 @@ use crate::time;
 
 const BOARD: &str = "board/focus-board.json";
 const NAME: &str = "Auralis Codenator Focus Board";
-const DESCRIPTION: &str = "Shared backlog, milestones, lanes and progress for the coordinator and its focus slots.";
+const DESCRIPTION: &str =
+    "Shared backlog, milestones, lanes and progress for the coordinator and its focus slots.";
 
 /// Load the board, or a default one in memory when the file is missing
 /// (reading never writes). Legacy names are shown under the current name.
@@ -69,7 +70,14 @@ fn sort_key(m: &Map<String, Value>, id_key: &str) -> (i64, String) {
 }
 
 /// Merge `fields` into the item `id` of board list `key` (kept sorted).
-fn upsert(store: &Store, key: &str, id_key: &str, id: &str, fields: Vec<(&str, Option<String>, &str)>, order: Option<f64>) -> Result<Value> {
+fn upsert(
+    store: &Store,
+    key: &str,
+    id_key: &str,
+    id: &str,
+    fields: Vec<(&str, Option<String>, &str)>,
+    order: Option<f64>,
+) -> Result<Value> {
     let _lock = store.lock_exclusive()?;
     let mut b = load(store)?;
     let now = time::now();
@@ -81,7 +89,13 @@ fn upsert(store: &Store, key: &str, id_key: &str, id: &str, fields: Vec<(&str, O
         let v = new
             .filter(|s| !s.is_empty())
             .or_else(|| opt_field(&item, f))
-            .unwrap_or_else(|| if default == "@id" { id.to_string() } else { default.to_string() });
+            .unwrap_or_else(|| {
+                if default == "@id" {
+                    id.to_string()
+                } else {
+                    default.to_string()
+                }
+            });
         item.insert(f.into(), json!(v));
     }
     match order {
@@ -99,7 +113,10 @@ fn upsert(store: &Store, key: &str, id_key: &str, id: &str, fields: Vec<(&str, O
         None => items.push(item.clone()),
     }
     items.sort_by_key(|m| sort_key(m, id_key));
-    b.insert(key.into(), Value::Array(items.into_iter().map(Value::Object).collect()));
+    b.insert(
+        key.into(),
+        Value::Array(items.into_iter().map(Value::Object).collect()),
+    );
     b.insert("updated_at".into(), json!(now));
     fsutil::write_json(&store.path(BOARD), &b, Durability::Durable)?;
     Ok(Value::Object(item))
@@ -107,7 +124,9 @@ fn upsert(store: &Store, key: &str, id_key: &str, id: &str, fields: Vec<(&str, O
 
 fn check_order(order: Option<f64>) -> Result<()> {
     match order {
-        Some(o) if !o.is_finite() || o.abs() > 1e9 => Err(Error::invalid("order", "must be a finite number")),
+        Some(o) if !o.is_finite() || o.abs() > 1e9 => {
+            Err(Error::invalid("order", "must be a finite number"))
+        }
         _ => Ok(()),
     }
 }
@@ -118,7 +137,11 @@ impl Store {
         ctx.caller.require_coordinator("upsert_milestone")?;
         ids::short_id("milestone_id", &req.milestone_id)?;
         ids::text("title", req.title.as_deref().unwrap_or(""), MAX_TITLE_LEN)?;
-        ids::text("description", req.description.as_deref().unwrap_or(""), MAX_TEXT_LEN)?;
+        ids::text(
+            "description",
+            req.description.as_deref().unwrap_or(""),
+            MAX_TEXT_LEN,
+        )?;
         if let Some(s) = req.status.as_deref().filter(|s| !s.is_empty()) {
             ids::short_id("status", s)?;
         }
@@ -146,8 +169,16 @@ impl Store {
             ids::worker_slot("owner_slot", o)?;
         }
         ids::text("title", req.title.as_deref().unwrap_or(""), MAX_TITLE_LEN)?;
-        ids::text("project", req.project.as_deref().unwrap_or(""), MAX_TITLE_LEN)?;
-        ids::text("description", req.description.as_deref().unwrap_or(""), MAX_TEXT_LEN)?;
+        ids::text(
+            "project",
+            req.project.as_deref().unwrap_or(""),
+            MAX_TITLE_LEN,
+        )?;
+        ids::text(
+            "description",
+            req.description.as_deref().unwrap_or(""),
+            MAX_TEXT_LEN,
+        )?;
         if let Some(s) = req.status.as_deref().filter(|s| !s.is_empty()) {
             ids::short_id("status", s)?;
         }
@@ -173,7 +204,11 @@ impl Store {
     /// limited (open work first, then the latest closed) and say how many
     /// were left out; counters cover all history.
     pub fn get_focus_board(&self, ctx: &Ctx, req: &api::GetFocusBoard) -> Result<Value> {
-        let viewer = req.viewer_slot.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| ctx.caller.slot().to_string());
+        let viewer = req
+            .viewer_slot
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| ctx.caller.slot().to_string());
         ids::slot("viewer_slot", &viewer)?;
         let lim = limit(req.limit, 50);
         let snap = self.snapshot()?;
@@ -186,7 +221,10 @@ impl Store {
         let own: Vec<String> = if is_coord {
             vec![]
         } else {
-            idx.open_for(&viewer).iter().map(|r| r.task_id.clone()).collect()
+            idx.open_for(&viewer)
+                .iter()
+                .map(|r| r.task_id.clone())
+                .collect()
         };
 
         // Tasks: open ones in queue order, then the latest closed, newest first.
@@ -202,13 +240,22 @@ impl Store {
 
         let counts_of = |m: Option<&BTreeMap<String, u64>>| json!(m.cloned().unwrap_or_default());
         let open_ids = |pred: &dyn Fn(&tasks::TaskRow) -> bool| -> Vec<String> {
-            idx.open_sorted().into_iter().filter(|r| pred(r)).map(|r| r.task_id.clone()).take(lim).collect()
+            idx.open_sorted()
+                .into_iter()
+                .filter(|r| pred(r))
+                .map(|r| r.task_id.clone())
+                .take(lim)
+                .collect()
         };
 
         // Milestones: the board's, plus implicit ones named by tasks.
-        let mut milestones: Vec<Map<String, Value>> = list(&board, "milestones").into_iter().cloned().collect();
+        let mut milestones: Vec<Map<String, Value>> =
+            list(&board, "milestones").into_iter().cloned().collect();
         for mid in idx.by_milestone.keys() {
-            if !milestones.iter().any(|m| str_field(m, "milestone_id") == mid) {
+            if !milestones
+                .iter()
+                .any(|m| str_field(m, "milestone_id") == mid)
+            {
                 let mut m = Map::new();
                 m.insert("milestone_id".into(), json!(mid));
                 m.insert("title".into(), json!(mid));
@@ -221,11 +268,15 @@ impl Store {
         for m in &mut milestones {
             let id = str_field(m, "milestone_id").to_string();
             m.insert("task_counts".into(), counts_of(idx.by_milestone.get(&id)));
-            m.insert("open_task_ids".into(), json!(open_ids(&|r| r.milestone_id.as_deref() == Some(&id))));
+            m.insert(
+                "open_task_ids".into(),
+                json!(open_ids(&|r| r.milestone_id.as_deref() == Some(&id))),
+            );
         }
 
         // Lanes: the board's, plus an implicit lane per worker owning none.
-        let mut lanes: Vec<Map<String, Value>> = list(&board, "lanes").into_iter().cloned().collect();
+        let mut lanes: Vec<Map<String, Value>> =
+            list(&board, "lanes").into_iter().cloned().collect();
         for slot in snap.reg.worker_slots() {
             let owns = lanes.iter().any(|l| str_field(l, "owner_slot") == slot);
             let taken = lanes.iter().any(|l| str_field(l, "lane_id") == slot);
@@ -233,10 +284,16 @@ impl Store {
                 let e = snap.reg.entry(&slot).cloned().unwrap_or_default();
                 let mut l = Map::new();
                 l.insert("lane_id".into(), json!(slot));
-                l.insert("title".into(), json!(opt_field(&e, "focus").unwrap_or_else(|| slot.clone())));
+                l.insert(
+                    "title".into(),
+                    json!(opt_field(&e, "focus").unwrap_or_else(|| slot.clone())),
+                );
                 l.insert("owner_slot".into(), json!(slot));
                 l.insert("project".into(), json!(str_field(&e, "project")));
-                l.insert("status".into(), json!(opt_field(&e, "status").unwrap_or_else(|| "active".into())));
+                l.insert(
+                    "status".into(),
+                    json!(opt_field(&e, "status").unwrap_or_else(|| "active".into())),
+                );
                 l.insert("implicit".into(), json!(true));
                 l.insert("order".into(), json!(0));
                 lanes.push(l);
@@ -248,14 +305,22 @@ impl Store {
             let owner = str_field(l, "owner_slot").to_string();
             let mut counts = idx.by_lane.get(&id).cloned().unwrap_or_default();
             if !owner.is_empty() {
-                for (st, n) in idx.by_lane.get(&format!("@slot:{owner}")).into_iter().flatten() {
+                for (st, n) in idx
+                    .by_lane
+                    .get(&format!("@slot:{owner}"))
+                    .into_iter()
+                    .flatten()
+                {
                     *counts.entry(st.clone()).or_insert(0) += n;
                 }
             }
             l.insert("task_counts".into(), json!(counts));
             l.insert(
                 "open_task_ids".into(),
-                json!(open_ids(&|r| r.lane_id.as_deref() == Some(&id) || (r.lane_id.is_none() && !owner.is_empty() && r.slot == owner))),
+                json!(open_ids(&|r| r.lane_id.as_deref() == Some(&id)
+                    || (r.lane_id.is_none()
+                        && !owner.is_empty()
+                        && r.slot == owner))),
             );
         }
 

@@ -38,10 +38,12 @@ fn path(store: &Store, slot: &str) -> std::path::PathBuf {
 /// Load a slot's cursor; missing means nothing read. A damaged cursor file
 /// is reported, not silently reset (resetting would redeliver everything).
 pub fn load(store: &Store, slot: &str) -> Result<Cursor> {
-    Ok(fsutil::read_json::<Cursor>(&path(store, slot))?.unwrap_or(Cursor {
-        slot: slot.to_string(),
-        ..Cursor::default()
-    }))
+    Ok(
+        fsutil::read_json::<Cursor>(&path(store, slot))?.unwrap_or(Cursor {
+            slot: slot.to_string(),
+            ..Cursor::default()
+        }),
+    )
 }
 
 /// Mark everything up to `seq` read plus the out-of-order `acked` seqs.

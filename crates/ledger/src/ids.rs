@@ -39,7 +39,11 @@ fn check(field: &str, value: &str, max: usize) -> Result<()> {
     } else {
         Err(Error::invalid(
             field,
-            format!("{} (got {})", RULE.replace('N', &max.to_string()), preview(value)),
+            format!(
+                "{} (got {})",
+                RULE.replace('N', &max.to_string()),
+                preview(value)
+            ),
         ))
     }
 }
@@ -53,7 +57,10 @@ pub fn slot(field: &str, value: &str) -> Result<()> {
 pub fn worker_slot(field: &str, value: &str) -> Result<()> {
     slot(field, value)?;
     if value == BROADCAST {
-        return Err(Error::invalid(field, "`all` is the broadcast address, not a slot"));
+        return Err(Error::invalid(
+            field,
+            "`all` is the broadcast address, not a slot",
+        ));
     }
     Ok(())
 }
@@ -104,7 +111,9 @@ pub fn list(field: &str, values: &[String]) -> Result<()> {
 
 /// A JSON payload: bounded when serialised.
 pub fn payload(field: &str, value: &serde_json::Value) -> Result<()> {
-    let len = serde_json::to_string(value).map(|s| s.len()).unwrap_or(usize::MAX);
+    let len = serde_json::to_string(value)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
     if len > MAX_PAYLOAD_LEN {
         return Err(Error::invalid(
             field,

@@ -182,11 +182,7 @@ fn effective_seq(obj: &Map<String, Value>, line_no: u64) -> u64 {
 /// Index the ledger bytes past `state.covered`. With `persist`, records go
 /// to the index files and the state is saved (caller holds the exclusive
 /// lock); otherwise they are returned as an overlay.
-fn catch_up(
-    store: &Store,
-    state: &mut IndexState,
-    persist: bool,
-) -> Result<(Overlay, bool, bool)> {
+fn catch_up(store: &Store, state: &mut IndexState, persist: bool) -> Result<(Overlay, bool, bool)> {
     let mut overlay = Overlay::default();
     let mut files_valid = true;
     let Some((len, ino)) = ledger_meta(store)? else {
@@ -222,7 +218,9 @@ fn catch_up(
     let mut f = File::open(&path).at(&path)?;
     f.seek(SeekFrom::Start(state.covered)).at(&path)?;
     let mut tail = Vec::with_capacity((len - state.covered) as usize);
-    f.take(len - state.covered).read_to_end(&mut tail).at(&path)?;
+    f.take(len - state.covered)
+        .read_to_end(&mut tail)
+        .at(&path)?;
 
     let mut appends: BTreeMap<String, Vec<Record>> = BTreeMap::new();
     let mut pos = 0usize;
@@ -247,24 +245,22 @@ fn catch_up(
                 state.max_seq = state.max_seq.max(seq);
                 state.messages += 1;
                 let ty = obj.get("type").and_then(Value::as_str).unwrap_or("message");
-                if PAUSE_TYPES.contains(&ty) {
-                    if let Some(count) = obj
-                        .get("payload")
-                        .and_then(|p| p.get("integration_count"))
-                        .and_then(Value::as_f64)
-                        .filter(|c| c.is_finite() && *c >= 0.0)
-                    {
-                        state.pauses.push(PauseMark {
-                            seq,
-                            count: count as u64,
-                            at: obj
-                                .get("created_at")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned),
-                        });
-                        if state.pauses.len() > PAUSES_KEPT {
-                            state.pauses.remove(0);
-                        }
+                let pause_count = obj
+                    .get("payload")
+                    .and_then(|p| p.get("integration_count"))
+                    .and_then(Value::as_f64)
+                    .filter(|c| c.is_finite() && *c >= 0.0 && PAUSE_TYPES.contains(&ty));
+                if let Some(count) = pause_count {
+                    state.pauses.push(PauseMark {
+                        seq,
+                        count: count as u64,
+                        at: obj
+                            .get("created_at")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    });
+                    if state.pauses.len() > PAUSES_KEPT {
+                        state.pauses.remove(0);
                     }
                 }
                 let to = obj.get("to").and_then(Value::as_str).unwrap_or("");
@@ -520,8 +516,12 @@ pub(crate) fn append(store: &Store, mut msg: Map<String, Value>) -> Result<Map<S
     Ok(msg)
 }
 
+/// What [`scan`] found: parsed lines (with effective seq), damaged lines,
+/// and whether the file ends in a torn line.
+pub type Scan = (Vec<Map<String, Value>>, Vec<DamagedLine>, bool);
+
 /// Scan the whole ledger, independent of the index: for `doctor` and tests.
-pub fn scan(store: &Store) -> Result<(Vec<Map<String, Value>>, Vec<DamagedLine>, bool)> {
+pub fn scan(store: &Store) -> Result<Scan> {
     let path = store.path(LEDGER);
     let bytes = match fs::read(&path) {
         Ok(b) => b,

@@ -103,7 +103,10 @@ impl Store {
         let e = reg.entry_mut(&req.slot);
         let merge = |e: &mut Map<String, Value>, key: &str, new: Option<String>, default: &str| {
             let prev = opt_field(e, key);
-            let v = new.filter(|s| !s.is_empty()).or(prev).unwrap_or_else(|| default.to_string());
+            let v = new
+                .filter(|s| !s.is_empty())
+                .or(prev)
+                .unwrap_or_else(|| default.to_string());
             e.insert(key.into(), json!(v));
         };
         e.insert("slot".into(), json!(req.slot));
@@ -149,7 +152,10 @@ impl Store {
     /// `send_message`: append a message to the ledger.
     pub fn send_message(&self, ctx: &Ctx, req: &api::SendMessage) -> Result<Value> {
         ids::slot("to", &req.to)?;
-        let from = req.from.clone().unwrap_or_else(|| ctx.caller.slot().to_string());
+        let from = req
+            .from
+            .clone()
+            .unwrap_or_else(|| ctx.caller.slot().to_string());
         if from != ctx.caller.slot() {
             return Err(Error::forbidden(
                 "no_impersonation",
@@ -159,12 +165,18 @@ impl Store {
                 ),
             ));
         }
-        let kind = req.kind.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "message".into());
+        let kind = req
+            .kind
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "message".into());
         ids::short_id("type", &kind)?;
         if RESERVED_TYPES.contains(&kind.as_str()) {
             return Err(Error::forbidden(
                 "reserved_type",
-                format!("messages of type {kind:?} are written only by their own tool (create_task, report_commit, record_summary_pause)"),
+                format!(
+                    "messages of type {kind:?} are written only by their own tool (create_task, report_commit, record_summary_pause)"
+                ),
             ));
         }
         let subject = text_opt("subject", &req.subject, MAX_TITLE_LEN)?;
@@ -176,7 +188,16 @@ impl Store {
         ids::payload("payload", &payload)?;
         let _lock = self.lock_exclusive()?;
         let registered = req.to == BROADCAST || self.registry()?.is_registered(&req.to);
-        let msg = self.append_message(&kind, &from, &req.to, &subject, &req.message, req.task_id.as_deref(), payload, "")?;
+        let msg = self.append_message(
+            &kind,
+            &from,
+            &req.to,
+            &subject,
+            &req.message,
+            req.task_id.as_deref(),
+            payload,
+            "",
+        )?;
         Ok(json!({ "message": msg, "recipient_registered": registered }))
     }
 
@@ -256,8 +277,15 @@ impl Store {
         for (f, v) in [("project", &req.project), ("branch", &req.branch)] {
             text_opt(f, v, MAX_TITLE_LEN)?;
         }
-        let summary = text_opt("visible_progress_summary", &req.visible_progress_summary, MAX_TITLE_LEN)?;
-        for (f, v) in [("milestone_id", &req.milestone_id), ("lane_id", &req.lane_id)] {
+        let summary = text_opt(
+            "visible_progress_summary",
+            &req.visible_progress_summary,
+            MAX_TITLE_LEN,
+        )?;
+        for (f, v) in [
+            ("milestone_id", &req.milestone_id),
+            ("lane_id", &req.lane_id),
+        ] {
             if let Some(id) = v.as_deref().filter(|s| !s.is_empty()) {
                 ids::short_id(f, id)?;
             }
@@ -284,20 +312,27 @@ impl Store {
             }
         };
         if req.dependency_ids.0.contains(&task_id) {
-            return Err(Error::invalid("dependency_ids", "a task cannot depend on itself"));
+            return Err(Error::invalid(
+                "dependency_ids",
+                "a task cannot depend on itself",
+            ));
         }
 
         let _lock = self.lock_exclusive()?;
         if tasks::task_path(self, &task_id).exists() {
             return Err(Error::conflict(
                 "task_id_exists",
-                format!("task {task_id:?} already exists; task ids are never overwritten (use update_task)"),
+                format!(
+                    "task {task_id:?} already exists; task ids are never overwritten (use update_task)"
+                ),
             ));
         }
         let reg = self.registry()?;
         let entry = reg.entry(&req.slot).cloned().unwrap_or_default();
         let from_reg = |v: &Option<String>, key: &str| {
-            v.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| str_field(&entry, key).to_string())
+            v.clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| str_field(&entry, key).to_string())
         };
         let mut idx = tasks::load_index(self, true)?;
         let seq = messages::next_seq(self)?;
@@ -306,7 +341,11 @@ impl Store {
             task_id: task_id.clone(),
             slot: req.slot.clone(),
             title: req.title.clone(),
-            subject: if subject.is_empty() { req.title.clone() } else { subject },
+            subject: if subject.is_empty() {
+                req.title.clone()
+            } else {
+                subject
+            },
             status: "queued".into(),
             project: from_reg(&req.project, "project"),
             branch: from_reg(&req.branch, "branch"),
@@ -389,7 +428,10 @@ impl Store {
             // The index disagreed with the file: trust the file, rebuild.
             let mut fresh = tasks::rebuild(self)?;
             tasks::commit(self, &mut fresh)?;
-            return Err(Error::conflict("index_stale", "the task index was stale and has been rebuilt; call claim_next_task again"));
+            return Err(Error::conflict(
+                "index_stale",
+                "the task index was stale and has been rebuilt; call claim_next_task again",
+            ));
         }
         let mut task = old.clone();
         let now = time::now();
@@ -426,7 +468,11 @@ impl Store {
         }
         let commit = text_opt("commit", &req.commit, 200)?;
         let blocker = text_opt("blocker", &req.blocker, MAX_TEXT_LEN)?;
-        let summary = text_opt("visible_progress_summary", &req.visible_progress_summary, MAX_TITLE_LEN)?;
+        let summary = text_opt(
+            "visible_progress_summary",
+            &req.visible_progress_summary,
+            MAX_TITLE_LEN,
+        )?;
         if let Some(t) = &req.tests {
             ids::list("tests", &t.0)?;
         }
@@ -434,13 +480,17 @@ impl Store {
         let old = tasks::require(self, &req.task_id)?;
         if !ctx.caller.is_coordinator() {
             ctx.caller.require_self(&old.slot, "update tasks", false)?;
-            if let Some(s) = req.status.as_deref().filter(|s| !s.is_empty()) {
-                if !matches!(s, "active" | "blocked" | "reported") {
-                    return Err(Error::forbidden(
-                        "coordinator_only",
-                        format!("only the coordinator sets a task to {s:?}; a worker may set active, blocked or reported"),
-                    ));
-                }
+            if let Some(s) = req
+                .status
+                .as_deref()
+                .filter(|s| !s.is_empty() && !matches!(*s, "active" | "blocked" | "reported"))
+            {
+                return Err(Error::forbidden(
+                    "coordinator_only",
+                    format!(
+                        "only the coordinator sets a task to {s:?}; a worker may set active, blocked or reported"
+                    ),
+                ));
             }
         }
         check_run(&old, req.run_id.as_deref())?;
@@ -459,7 +509,8 @@ impl Store {
             task.visible_progress_summary = summary;
         }
         if !blocker.is_empty() {
-            task.blockers.push(json!({"message": blocker, "recorded_at": now}));
+            task.blockers
+                .push(json!({"message": blocker, "recorded_at": now}));
             if req.status.as_deref().is_none_or(str::is_empty) {
                 task.status = "blocked".into();
             }
@@ -482,8 +533,13 @@ impl Store {
     /// `record_heartbeat`: a slot says it is alive (or failing).
     pub fn record_heartbeat(&self, ctx: &Ctx, req: &api::RecordHeartbeat) -> Result<Value> {
         ids::slot("slot", &req.slot)?;
-        ctx.caller.require_self(&req.slot, "record a heartbeat", false)?;
-        let status = req.status.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "ok".into());
+        ctx.caller
+            .require_self(&req.slot, "record a heartbeat", false)?;
+        let status = req
+            .status
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "ok".into());
         one_of("status", &status, HEARTBEAT_STATUSES)?;
         let run_id = text_opt("run_id", &req.run_id, MAX_TITLE_LEN)?;
         let error = text_opt("error", &req.error, MAX_TEXT_LEN)?;
@@ -521,11 +577,28 @@ impl Store {
     /// `record_wake_attempt`: keep evidence of a wake (planned, sent, failed).
     pub fn record_wake_attempt(&self, ctx: &Ctx, req: &api::RecordWakeAttempt) -> Result<Value> {
         ids::slot("slot", &req.slot)?;
-        ctx.caller.require_self(&req.slot, "record a wake attempt", true)?;
-        let action = req.action.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "wake_slot".into());
-        let adapter = req.adapter.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "notify-only".into());
-        let status = req.status.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "planned".into());
-        for (f, v) in [("action", &action), ("adapter", &adapter), ("status", &status)] {
+        ctx.caller
+            .require_self(&req.slot, "record a wake attempt", true)?;
+        let action = req
+            .action
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "wake_slot".into());
+        let adapter = req
+            .adapter
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "notify-only".into());
+        let status = req
+            .status
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "planned".into());
+        for (f, v) in [
+            ("action", &action),
+            ("adapter", &adapter),
+            ("status", &status),
+        ] {
             ids::short_id(f, v)?;
         }
         let reason = text_opt("reason", &req.reason, MAX_TITLE_LEN)?;
@@ -548,7 +621,12 @@ impl Store {
         });
         let _lock = self.lock_exclusive()?;
         fsutil::write_json(
-            &self.path(&format!("wake/{}_{}_{}.json", time::stamp(&now), req.slot, id)),
+            &self.path(&format!(
+                "wake/{}_{}_{}.json",
+                time::stamp(&now),
+                req.slot,
+                id
+            )),
             &attempt,
             Durability::Durable,
         )?;
@@ -558,7 +636,10 @@ impl Store {
 
 /// Refuse a signal from a run other than the one that claimed the task.
 pub(crate) fn check_run(task: &Task, run_id: Option<&str>) -> Result<()> {
-    match (task.claimed_run_id.as_deref(), run_id.filter(|s| !s.is_empty())) {
+    match (
+        task.claimed_run_id.as_deref(),
+        run_id.filter(|s| !s.is_empty()),
+    ) {
         (Some(claimed), Some(given)) if claimed != given => Err(Error::conflict(
             "stale_run",
             format!(
@@ -623,7 +704,9 @@ impl Store {
         if coordinator_bound {
             Err(Error::forbidden(
                 "unbound_session",
-                format!("this Codex thread ({thread}) is not bound to a slot; call register_slot for your slot first"),
+                format!(
+                    "this Codex thread ({thread}) is not bound to a slot; call register_slot for your slot first"
+                ),
             ))
         } else {
             Ok(Caller::coordinator())

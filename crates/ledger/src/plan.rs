@@ -109,7 +109,11 @@ impl Snapshot {
     }
 }
 
-fn heartbeat_problem(e: &Map<String, Value>, now: DateTime<Utc>, window: Duration) -> Option<&'static str> {
+fn heartbeat_problem(
+    e: &Map<String, Value>,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> Option<&'static str> {
     match str_field(e, "heartbeat_status") {
         "failed" => return Some("heartbeat_failed"),
         "stale" => return Some("heartbeat_stale"),
@@ -172,7 +176,12 @@ impl Store {
             .into_iter()
             .filter(|r| req.slot.as_ref().is_none_or(|s| &r.slot == s))
             .collect();
-        let page: Vec<Value> = open.iter().skip(off).take(lim).map(|r| r.to_json()).collect();
+        let page: Vec<Value> = open
+            .iter()
+            .skip(off)
+            .take(lim)
+            .map(|r| r.to_json())
+            .collect();
         Ok(json!({
             "registry": snap.reg.header(),
             "slots": rows,
@@ -197,10 +206,14 @@ impl Store {
         ids::text("summary", &summary, MAX_TEXT_LEN)?;
         let subject = req.subject.clone().unwrap_or_default();
         ids::text("subject", &subject, MAX_TITLE_LEN)?;
-        if let Some(c) = req.integration_count {
-            if !c.is_finite() || c < 0.0 {
-                return Err(Error::invalid("integration_count", "must be a finite number >= 0"));
-            }
+        if req
+            .integration_count
+            .is_some_and(|c| !c.is_finite() || c < 0.0)
+        {
+            return Err(Error::invalid(
+                "integration_count",
+                "must be a finite number >= 0",
+            ));
         }
         let _lock = self.lock_exclusive()?;
         let snap = Snapshot {
@@ -211,11 +224,16 @@ impl Store {
         let before = snap.pause_policy();
         let integrated = snap.idx.integrated_count();
         let last = before["last_pause_integration_count"].as_u64().unwrap_or(0);
-        let count = req.integration_count.map(|c| c as u64).unwrap_or(integrated);
+        let count = req
+            .integration_count
+            .map(|c| c as u64)
+            .unwrap_or(integrated);
         if count > integrated {
             return Err(Error::invalid(
                 "integration_count",
-                format!("{count} is above the current integrated count {integrated}; a pause marker cannot run ahead of the work"),
+                format!(
+                    "{count} is above the current integrated count {integrated}; a pause marker cannot run ahead of the work"
+                ),
             ));
         }
         if count < last {
@@ -237,8 +255,16 @@ impl Store {
             "coordinator.summary_pause",
             ctx.caller.slot(),
             COORDINATOR,
-            &if subject.is_empty() { format!("Coordinator summary pause at {count} integrations") } else { subject },
-            &if summary.is_empty() { "Coordinator stopped for the periodic summary pause.".to_string() } else { summary },
+            &if subject.is_empty() {
+                format!("Coordinator summary pause at {count} integrations")
+            } else {
+                subject
+            },
+            &if summary.is_empty() {
+                "Coordinator stopped for the periodic summary pause.".to_string()
+            } else {
+                summary
+            },
             None,
             payload,
             "",
@@ -253,15 +279,27 @@ impl Store {
 
     /// `plan_wake`: which slots to wake, notify or leave alone. Pure read.
     pub fn plan_wake(&self, _ctx: &Ctx, req: &api::PlanWake) -> Result<Value> {
-        let adapter = req.adapter.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "notify-only".into());
+        let adapter = req
+            .adapter
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "notify-only".into());
         if !matches!(adapter.as_str(), "notify-only" | "codex-app-server") {
-            return Err(Error::invalid("adapter", format!("must be notify-only or codex-app-server (got {adapter:?})")));
+            return Err(Error::invalid(
+                "adapter",
+                format!("must be notify-only or codex-app-server (got {adapter:?})"),
+            ));
         }
-        let minutes = req.heartbeat_max_minutes.filter(|m| m.is_finite() && *m > 0.0).unwrap_or(15.0);
+        let minutes = req
+            .heartbeat_max_minutes
+            .filter(|m| m.is_finite() && *m > 0.0)
+            .unwrap_or(15.0);
         let window = Duration::milliseconds((minutes * 60_000.0) as i64);
         let (now, checked_at) = match req.checked_at.as_deref().filter(|s| !s.is_empty()) {
             Some(s) => (
-                time::parse(s).ok_or_else(|| Error::invalid("checked_at", format!("not an ISO-8601 time: {s:?}")))?,
+                time::parse(s).ok_or_else(|| {
+                    Error::invalid("checked_at", format!("not an ISO-8601 time: {s:?}"))
+                })?,
                 s.to_string(),
             ),
             None => {
@@ -283,7 +321,10 @@ impl Store {
             let has = |st: &str| open.iter().any(|r| r.status == st);
             let mut claimable = false;
             let mut waiting = false;
-            for r in open.iter().filter(|r| tasks::is_claimable_status(&r.status)) {
+            for r in open
+                .iter()
+                .filter(|r| tasks::is_claimable_status(&r.status))
+            {
                 if tasks::unmet_dependencies(self, &snap.idx, r)?.is_empty() {
                     claimable = true;
                 } else {
@@ -293,35 +334,95 @@ impl Store {
             // (action, reason, notify, blocked, safe_to_assign, prompt kind)
             let (action, reason, notify, blocked, safe, prompt) = if slot == COORDINATOR {
                 if paused {
-                    ("coordinator_summary_pause", "summary_pause_due", true, true, false, None)
+                    (
+                        "coordinator_summary_pause",
+                        "summary_pause_due",
+                        true,
+                        true,
+                        false,
+                        None,
+                    )
                 } else if unread > 0 {
-                    ("coordinator_inbox", "coordinator_unread", true, false, false, None)
+                    (
+                        "coordinator_inbox",
+                        "coordinator_unread",
+                        true,
+                        false,
+                        false,
+                        None,
+                    )
                 } else if let Some(p) = problem {
                     ("coordinator_heartbeat_due", p, false, false, false, None)
                 } else {
                     ("ok", "", false, false, false, None)
                 }
             } else if paused {
-                ("summary_pause_hold", "summary_pause_due", false, true, false, None)
+                (
+                    "summary_pause_hold",
+                    "summary_pause_due",
+                    false,
+                    true,
+                    false,
+                    None,
+                )
             } else if matches!(str_field(e, "status"), "paused" | "parked") {
                 ("parked", "slot_parked", false, false, false, None)
             } else if problem.is_some() && unread == 0 && open.is_empty() {
-                ("idle_stale", problem.unwrap_or(""), false, false, false, None)
+                (
+                    "idle_stale",
+                    problem.unwrap_or(""),
+                    false,
+                    false,
+                    false,
+                    None,
+                )
             } else if let Some(p) = problem {
                 ("blocked_restart_required", p, true, true, false, None)
             } else if unread > 0 {
-                let r = if claimable || has("active") { "task_inbox_unread" } else { "slot_inbox_unread" };
+                let r = if claimable || has("active") {
+                    "task_inbox_unread"
+                } else {
+                    "slot_inbox_unread"
+                };
                 ("wake_slot", r, false, false, false, Some("wake"))
             } else if has("active") {
-                ("continue_task", "task_active", false, false, false, Some("continue"))
+                (
+                    "continue_task",
+                    "task_active",
+                    false,
+                    false,
+                    false,
+                    Some("continue"),
+                )
             } else if claimable {
-                ("wake_slot", "task_queued_unclaimed", false, false, false, Some("wake"))
+                (
+                    "wake_slot",
+                    "task_queued_unclaimed",
+                    false,
+                    false,
+                    false,
+                    Some("wake"),
+                )
             } else if has("blocked") {
                 ("task_blocked", "task_blocked", true, true, false, None)
             } else if waiting {
-                ("waiting_dependencies", "task_waiting_dependencies", false, false, false, None)
+                (
+                    "waiting_dependencies",
+                    "task_waiting_dependencies",
+                    false,
+                    false,
+                    false,
+                    None,
+                )
             } else if has("reported") {
-                ("await_integration", "task_reported", true, false, false, None)
+                (
+                    "await_integration",
+                    "task_reported",
+                    true,
+                    false,
+                    false,
+                    None,
+                )
             } else {
                 ("idle_healthy", "", false, false, true, None)
             };
@@ -368,7 +469,9 @@ impl Store {
         let wake = count(&|a| matches!(a["action"].as_str(), Some("wake_slot" | "continue_task")));
         let notify = count(&|a| a["notify"] == json!(true));
         let blocked = count(&|a| a["blocked"] == json!(true));
-        let unsafe_worker = actions.iter().any(|a| a["slot"] != json!(COORDINATOR) && a["safe_to_assign"] != json!(true));
+        let unsafe_worker = actions
+            .iter()
+            .any(|a| a["slot"] != json!(COORDINATOR) && a["safe_to_assign"] != json!(true));
         let decision = if paused {
             "PAUSE"
         } else if wake > 0 {

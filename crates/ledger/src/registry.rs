@@ -50,11 +50,7 @@ impl Registry {
     /// the exclusive lock and loaded this registry under it.
     pub(crate) fn save(&mut self, store: &Store) -> Result<()> {
         self.doc.insert("updated_at".into(), json!(time::now()));
-        fsutil::write_json(
-            &store.path("registry.json"),
-            &self.doc,
-            Durability::Durable,
-        )
+        fsutil::write_json(&store.path("registry.json"), &self.doc, Durability::Durable)
     }
 
     pub fn version(&self) -> u64 {
@@ -128,10 +124,12 @@ impl Registry {
                 _ => unreachable!("sessions was just made an object"),
             }
         };
-        let key = if slot == COORDINATOR { COORDINATOR } else { slot };
-        let e = holder
-            .entry(key)
-            .or_insert_with(|| json!({"slot": slot}));
+        let key = if slot == COORDINATOR {
+            COORDINATOR
+        } else {
+            slot
+        };
+        let e = holder.entry(key).or_insert_with(|| json!({"slot": slot}));
         if !e.is_object() {
             *e = json!({"slot": slot});
         }

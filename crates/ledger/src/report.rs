@@ -50,7 +50,8 @@ impl Store {
     /// tell the coordinator. Reporting the same commit twice is a no-op.
     pub fn report_commit(&self, ctx: &Ctx, req: &api::ReportCommit) -> Result<Value> {
         ids::slot("slot", &req.slot)?;
-        ctx.caller.require_self(&req.slot, "report commits", false)?;
+        ctx.caller
+            .require_self(&req.slot, "report commits", false)?;
         if let Some(t) = &req.task_id {
             ids::long_id("task_id", t)?;
         }
@@ -69,7 +70,10 @@ impl Store {
             Some(w) => {
                 ids::text("worktree", w, 4096)?;
                 if !Path::new(w).is_absolute() {
-                    return Err(Error::invalid("worktree", format!("must be an absolute path (got {w:?})")));
+                    return Err(Error::invalid(
+                        "worktree",
+                        format!("must be an absolute path (got {w:?})"),
+                    ));
                 }
                 w.to_string()
             }
@@ -97,7 +101,10 @@ impl Store {
             None => git(wt, &["rev-parse", "HEAD"])?,
         };
         if !is_sha(&sha) {
-            return Err(Error::invalid("sha", format!("must be 7 to 64 hex digits (got {sha:?})")));
+            return Err(Error::invalid(
+                "sha",
+                format!("must be 7 to 64 hex digits (got {sha:?})"),
+            ));
         }
         let pick = |given: &Option<String>, args: &[&str]| -> Result<String> {
             match given.as_deref().filter(|s| !s.is_empty()) {
@@ -114,11 +121,21 @@ impl Store {
         };
         let changed: Vec<String> = match &req.changed {
             Some(c) => c.0.clone(),
-            None => git(wt, &["diff-tree", "--no-commit-id", "--name-status", "-r", "--root", &sha])?
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            None => git(
+                wt,
+                &[
+                    "diff-tree",
+                    "--no-commit-id",
+                    "--name-status",
+                    "-r",
+                    "--root",
+                    &sha,
+                ],
+            )?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
         };
 
         let _lock = self.lock_exclusive()?;
@@ -137,7 +154,10 @@ impl Store {
                 if t.slot != req.slot {
                     return Err(Error::forbidden(
                         "own_slot_only",
-                        format!("task {id:?} belongs to slot {:?}, not {:?}", t.slot, req.slot),
+                        format!(
+                            "task {id:?} belongs to slot {:?}, not {:?}",
+                            t.slot, req.slot
+                        ),
                     ));
                 }
                 Some(t)
@@ -176,7 +196,11 @@ impl Store {
         tasks::begin(self, &mut idx)?;
         let short = &sha[..12.min(sha.len())];
         fsutil::write_json(
-            &self.path(&format!("reports/{}_{}_{short}.json", time::stamp(&now), req.slot)),
+            &self.path(&format!(
+                "reports/{}_{}_{short}.json",
+                time::stamp(&now),
+                req.slot
+            )),
             &report,
             Durability::Durable,
         )?;

@@ -94,9 +94,7 @@ impl Store {
         let root = if root.is_absolute() {
             root.to_path_buf()
         } else {
-            std::env::current_dir()
-                .at(Path::new("."))?
-                .join(root)
+            std::env::current_dir().at(Path::new("."))?.join(root)
         };
         let root = resolve_root(&root);
         let dir = root.join(STORE_DIR);
@@ -129,7 +127,9 @@ impl Store {
     pub fn open_existing(root: &Path) -> Option<Store> {
         let root = resolve_root(root);
         let dir = root.join(STORE_DIR);
-        dir.join("registry.json").is_file().then_some(Store { root, dir })
+        dir.join("registry.json")
+            .is_file()
+            .then_some(Store { root, dir })
     }
 
     /// The effective root (after the nested-root rule).

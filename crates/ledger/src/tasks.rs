@@ -346,7 +346,11 @@ impl WorkIndex {
     /// of the slot's last changed task.
     pub fn pointer(&self, slot: &str) -> (Option<&TaskRow>, Option<String>) {
         let open = self.open_for(slot);
-        let pick = |st: &[&str]| open.iter().find(|r| st.contains(&r.status.as_str())).copied();
+        let pick = |st: &[&str]| {
+            open.iter()
+                .find(|r| st.contains(&r.status.as_str()))
+                .copied()
+        };
         let active = open
             .iter()
             .filter(|r| r.status == "active")
@@ -371,10 +375,10 @@ pub(crate) fn load_index(store: &Store, persist: bool) -> Result<WorkIndex> {
         .ok()
         .flatten();
     let (tm, rm) = now_mtimes(store);
-    if let Some(idx) = idx {
-        if idx.version == WORK_VERSION && !idx.pending && idx.tasks_mtime == tm && idx.reports_mtime == rm {
-            return Ok(idx);
-        }
+    if let Some(idx) = idx.filter(|i| {
+        i.version == WORK_VERSION && !i.pending && i.tasks_mtime == tm && i.reports_mtime == rm
+    }) {
+        return Ok(idx);
     }
     let mut idx = rebuild(store)?;
     if persist {

@@ -13,9 +13,7 @@ use ledger::{Ctx, Store, api};
 use rmcp::{
     ErrorData as McpError, ServerHandler, ServiceExt,
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
-    model::{
-        CallToolResult, Implementation, RequestMetaObject, ServerCapabilities, ServerConfig,
-    },
+    model::{CallToolResult, Implementation, RequestMetaObject, ServerCapabilities, ServerConfig},
     tool, tool_handler, tool_router,
 };
 use serde_json::{Value, json};
@@ -48,7 +46,9 @@ impl Config {
             Some(r) => r,
             None => std::env::current_dir()?,
         };
-        let agent = agent.filter(|a| !a.is_empty()).or_else(|| first_env(&AGENT_VARS));
+        let agent = agent
+            .filter(|a| !a.is_empty())
+            .or_else(|| first_env(&AGENT_VARS));
         if let Some(a) = &agent {
             ledger::ids::slot("agent", a).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
@@ -94,8 +94,13 @@ fn thread_of(meta: &RequestMetaObject) -> Option<String> {
 impl CodenatorServer {
     /// Open the store (creating it if needed) and build the server.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let store = Store::open(&config.root, config.agent.as_deref().unwrap_or("coordinator"))
-            .map_err(|e| anyhow::anyhow!("cannot open the store under {}: {e}", config.root.display()))?;
+        let store = Store::open(
+            &config.root,
+            config.agent.as_deref().unwrap_or("coordinator"),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!("cannot open the store under {}: {e}", config.root.display())
+        })?;
         Ok(Self {
             store,
             agent: config.agent.as_deref().map(Arc::from),
@@ -108,7 +113,13 @@ impl CodenatorServer {
     }
 
     /// Run one ledger operation on a blocking thread as the resolved caller.
-    async fn run<F>(&self, tool: &'static str, meta: RequestMetaObject, registering: Option<String>, op: F) -> Result<CallToolResult, McpError>
+    async fn run<F>(
+        &self,
+        tool: &'static str,
+        meta: RequestMetaObject,
+        registering: Option<String>,
+        op: F,
+    ) -> Result<CallToolResult, McpError>
     where
         F: FnOnce(&Store, &Ctx) -> ledger::Result<Value> + Send + 'static,
     {
@@ -117,8 +128,15 @@ impl CodenatorServer {
         let thread = thread_of(&meta);
         let started = std::time::Instant::now();
         let joined = tokio::task::spawn_blocking(move || {
-            let caller = store.resolve_caller(agent.as_deref(), thread.as_deref(), registering.as_deref())?;
-            let ctx = Ctx { caller, thread_id: thread };
+            let caller = store.resolve_caller(
+                agent.as_deref(),
+                thread.as_deref(),
+                registering.as_deref(),
+            )?;
+            let ctx = Ctx {
+                caller,
+                thread_id: thread,
+            };
             op(&store, &ctx)
         })
         .await;
@@ -130,7 +148,10 @@ impl CodenatorServer {
             }
             Err(join) => {
                 tracing::error!(tool, "operation failed: {join}");
-                return Err(McpError::internal_error(format!("{tool} failed internally: {join}"), None));
+                return Err(McpError::internal_error(
+                    format!("{tool} failed internally: {join}"),
+                    None,
+                ));
             }
         };
         tracing::debug!(tool, micros = started.elapsed().as_micros() as u64, "call");
@@ -142,93 +163,239 @@ impl CodenatorServer {
 impl CodenatorServer {
     /// Slots (unread counts, current task, heartbeat) and open tasks, paged.
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn get_status(&self, Parameters(p): Parameters<api::GetStatus>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("get_status", meta, None, move |s, c| s.get_status(c, &p)).await
+    async fn get_status(
+        &self,
+        Parameters(p): Parameters<api::GetStatus>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("get_status", meta, None, move |s, c| s.get_status(c, &p))
+            .await
     }
 
     /// Register or update a slot (a worker registers itself; binds the calling Codex thread to the slot).
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
-    async fn register_slot(&self, Parameters(p): Parameters<api::RegisterSlot>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn register_slot(
+        &self,
+        Parameters(p): Parameters<api::RegisterSlot>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
         let slot = Some(p.slot.clone());
-        self.run("register_slot", meta, slot, move |s, c| s.register_slot(c, &p)).await
+        self.run("register_slot", meta, slot, move |s, c| {
+            s.register_slot(c, &p)
+        })
+        .await
     }
 
     /// Send a message to a slot (or `all`) as the calling slot.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
-    async fn send_message(&self, Parameters(p): Parameters<api::SendMessage>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("send_message", meta, None, move |s, c| s.send_message(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
+    async fn send_message(
+        &self,
+        Parameters(p): Parameters<api::SendMessage>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("send_message", meta, None, move |s, c| {
+            s.send_message(c, &p)
+        })
+        .await
     }
 
     /// Read unread messages of a slot, oldest first; by default marks the returned ones read.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
-    async fn read_inbox(&self, Parameters(p): Parameters<api::ReadInbox>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("read_inbox", meta, None, move |s, c| s.read_inbox(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
+    async fn read_inbox(
+        &self,
+        Parameters(p): Parameters<api::ReadInbox>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("read_inbox", meta, None, move |s, c| s.read_inbox(c, &p))
+            .await
     }
 
     /// The Focus Board: milestones, lanes, tasks, assignments, reports and integration receipts.
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn get_focus_board(&self, Parameters(p): Parameters<api::GetFocusBoard>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("get_focus_board", meta, None, move |s, c| s.get_focus_board(c, &p)).await
+    async fn get_focus_board(
+        &self,
+        Parameters(p): Parameters<api::GetFocusBoard>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("get_focus_board", meta, None, move |s, c| {
+            s.get_focus_board(c, &p)
+        })
+        .await
     }
 
     /// Coordinator-only: create or update a milestone.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
-    async fn upsert_milestone(&self, Parameters(p): Parameters<api::UpsertMilestone>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("upsert_milestone", meta, None, move |s, c| s.upsert_milestone(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn upsert_milestone(
+        &self,
+        Parameters(p): Parameters<api::UpsertMilestone>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("upsert_milestone", meta, None, move |s, c| {
+            s.upsert_milestone(c, &p)
+        })
+        .await
     }
 
     /// Coordinator-only: create or update a lane.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
-    async fn upsert_lane(&self, Parameters(p): Parameters<api::UpsertLane>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("upsert_lane", meta, None, move |s, c| s.upsert_lane(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn upsert_lane(
+        &self,
+        Parameters(p): Parameters<api::UpsertLane>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("upsert_lane", meta, None, move |s, c| s.upsert_lane(c, &p))
+            .await
     }
 
     /// Coordinator-only: queue a task for a slot and send it the task.assign message. Existing task ids are refused.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
-    async fn create_task(&self, Parameters(p): Parameters<api::CreateTask>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("create_task", meta, None, move |s, c| s.create_task(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
+    async fn create_task(
+        &self,
+        Parameters(p): Parameters<api::CreateTask>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("create_task", meta, None, move |s, c| s.create_task(c, &p))
+            .await
     }
 
     /// Claim the calling slot's oldest queued task whose dependencies are integrated. Claims exactly one, atomically.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
-    async fn claim_next_task(&self, Parameters(p): Parameters<api::ClaimNextTask>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("claim_next_task", meta, None, move |s, c| s.claim_next_task(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
+    async fn claim_next_task(
+        &self,
+        Parameters(p): Parameters<api::ClaimNextTask>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("claim_next_task", meta, None, move |s, c| {
+            s.claim_next_task(c, &p)
+        })
+        .await
     }
 
     /// Update a task: status, commit, tests, blocker. Workers update their own tasks; integration is the coordinator's.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
-    async fn update_task(&self, Parameters(p): Parameters<api::UpdateTask>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("update_task", meta, None, move |s, c| s.update_task(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
+    async fn update_task(
+        &self,
+        Parameters(p): Parameters<api::UpdateTask>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("update_task", meta, None, move |s, c| s.update_task(c, &p))
+            .await
     }
 
     /// Report a commit of the calling slot (defaults read from its worktree), mark its task reported and notify the coordinator.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
-    async fn report_commit(&self, Parameters(p): Parameters<api::ReportCommit>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("report_commit", meta, None, move |s, c| s.report_commit(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn report_commit(
+        &self,
+        Parameters(p): Parameters<api::ReportCommit>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("report_commit", meta, None, move |s, c| {
+            s.report_commit(c, &p)
+        })
+        .await
     }
 
     /// Record the calling slot's heartbeat (ok, failed or stale).
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false))]
-    async fn record_heartbeat(&self, Parameters(p): Parameters<api::RecordHeartbeat>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("record_heartbeat", meta, None, move |s, c| s.record_heartbeat(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn record_heartbeat(
+        &self,
+        Parameters(p): Parameters<api::RecordHeartbeat>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("record_heartbeat", meta, None, move |s, c| {
+            s.record_heartbeat(c, &p)
+        })
+        .await
     }
 
     /// Plan which slots to wake, notify or leave alone (read-only).
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
-    async fn plan_wake(&self, Parameters(p): Parameters<api::PlanWake>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("plan_wake", meta, None, move |s, c| s.plan_wake(c, &p)).await
+    async fn plan_wake(
+        &self,
+        Parameters(p): Parameters<api::PlanWake>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("plan_wake", meta, None, move |s, c| s.plan_wake(c, &p))
+            .await
     }
 
     /// Coordinator-only: record the periodic summary pause.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
-    async fn record_summary_pause(&self, Parameters(p): Parameters<api::RecordSummaryPause>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("record_summary_pause", meta, None, move |s, c| s.record_summary_pause(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
+    async fn record_summary_pause(
+        &self,
+        Parameters(p): Parameters<api::RecordSummaryPause>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("record_summary_pause", meta, None, move |s, c| {
+            s.record_summary_pause(c, &p)
+        })
+        .await
     }
 
     /// Record evidence of a wake attempt for a slot.
-    #[tool(annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false))]
-    async fn record_wake_attempt(&self, Parameters(p): Parameters<api::RecordWakeAttempt>, meta: RequestMetaObject) -> Result<CallToolResult, McpError> {
-        self.run("record_wake_attempt", meta, None, move |s, c| s.record_wake_attempt(c, &p)).await
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        open_world_hint = false
+    ))]
+    async fn record_wake_attempt(
+        &self,
+        Parameters(p): Parameters<api::RecordWakeAttempt>,
+        meta: RequestMetaObject,
+    ) -> Result<CallToolResult, McpError> {
+        self.run("record_wake_attempt", meta, None, move |s, c| {
+            s.record_wake_attempt(c, &p)
+        })
+        .await
     }
 }
 
@@ -236,7 +403,10 @@ impl CodenatorServer {
 impl ServerHandler for CodenatorServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("auralis-codenator", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "auralis-codenator",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(INSTRUCTIONS)
     }
 }
