@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 
 /// Coordinate many Codex sessions on one codebase through a durable ledger.
@@ -31,6 +32,9 @@ enum Command {
     /// Run a coordinator and two workers through real MCP server processes on
     /// a local ledger, then print the Focus Board.
     Demo(demo::Args),
+    /// Measure the real server over stdio: cold start, latencies, growth,
+    /// concurrent writers, memory, against the fsync floor.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Demo(args) => tokio_runtime().and_then(|rt| rt.block_on(demo::run(args))),
+        Command::Bench(args) => tokio_runtime().and_then(|rt| rt.block_on(bench::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

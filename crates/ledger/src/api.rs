@@ -21,7 +21,10 @@ impl<'de> Deserialize<'de> for StrList {
             List(Vec<String>),
             One(String),
         }
-        let items = match Option::<Raw>::deserialize(d)? {
+        let raw = Option::<Raw>::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("invalid type: expected a list of strings or one comma-separated string")
+        })?;
+        let items = match raw {
             None => vec![],
             Some(Raw::List(v)) => v,
             Some(Raw::One(s)) => s.split(',').map(str::to_owned).collect(),

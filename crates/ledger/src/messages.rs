@@ -126,6 +126,10 @@ pub struct IndexState {
     /// The latest summary-pause markers, oldest first.
     #[serde(default)]
     pub pauses: Vec<PauseMark>,
+    /// Records in all `index/inbox/*.idx` files: a deleted or truncated
+    /// index file no longer matches it, and the index is rebuilt.
+    #[serde(default)]
+    pub records: u64,
 }
 
 /// Records past the persisted index, held in memory by a reader.
@@ -198,8 +202,9 @@ fn catch_up(store: &Store, state: &mut IndexState, persist: bool) -> Result<(Ove
         }
         return Ok((overlay, false, files_valid));
     };
-    if ino != state.ledger_ino || len < state.covered {
-        // The ledger was replaced or truncated: rebuild from scratch.
+    if ino != state.ledger_ino || len < state.covered || !index_files_match(store, state) {
+        // The ledger was replaced or truncated, or an index file was lost
+        // or damaged: rebuild from scratch.
         *state = IndexState {
             version: INDEX_VERSION,
             ledger_ino: ino,
@@ -295,13 +300,21 @@ fn catch_up(store: &Store, state: &mut IndexState, persist: bool) -> Result<(Ove
     state.covered = base + pos as u64;
     if persist {
         for (to, recs) in appends {
-            append_records(store, &to, recs)?;
+            state.records += append_records(store, &to, recs)?;
         }
         save_state(store, state)?;
     } else {
         overlay.by_to = appends;
     }
     Ok((overlay, torn, files_valid))
+}
+
+/// Do the index files hold exactly the records the state counts?
+fn index_files_match(store: &Store, state: &IndexState) -> bool {
+    let bytes: u64 = fs::read_dir(store.path("index/inbox"))
+        .map(|rd| rd.flatten().map(|e| e.metadata().map_or(0, |m| m.len())).sum())
+        .unwrap_or(0);
+    bytes == state.records * RECORD as u64
 }
 
 fn reset_index_files(store: &Store) -> Result<()> {
@@ -320,8 +333,8 @@ fn save_state(store: &Store, state: &IndexState) -> Result<()> {
 
 /// Append records to a recipient's index file, skipping any already there
 /// (a crash between an index append and the state save), and repairing a
-/// torn final record.
-fn append_records(store: &Store, to: &str, recs: Vec<Record>) -> Result<()> {
+/// torn final record. Returns how many records it wrote.
+fn append_records(store: &Store, to: &str, recs: Vec<Record>) -> Result<u64> {
     let path = idx_path(store, to);
     let mut f = OpenOptions::new()
         .read(true)
@@ -354,7 +367,7 @@ fn append_records(store: &Store, to: &str, recs: Vec<Record>) -> Result<()> {
     }
     f.seek(SeekFrom::Start(whole)).at(&path)?;
     f.write_all(&buf).at(&path)?;
-    Ok(())
+    Ok((buf.len() / RECORD) as u64)
 }
 
 /// Records of `to`'s index file whose running max exceeds `above`: a

@@ -447,10 +447,26 @@ impl Store {
         tasks::commit(self, &mut idx)?;
         // Consume the task's own assignment message, and only that one.
         let mut consumed = Vec::new();
-        if let Some(seq) = task.assign_seq {
-            let cur = cursor::load(self, &req.slot)?;
-            if !cur.is_read(seq) {
-                cursor::advance(self, &req.slot, 0, &[seq])?;
+        let cur = cursor::load(self, &req.slot)?;
+        let seqs: Vec<u64> = match task.assign_seq {
+            Some(seq) => vec![seq],
+            // A task written by the reference has no assign_seq: its
+            // task.assign is found among the slot's unread messages.
+            None => {
+                let view = messages::sync_index(self)?;
+                let (unread, _) = view.unread(self, &req.slot, &cur, usize::MAX)?;
+                unread
+                    .iter()
+                    .filter(|m| m.get("type").and_then(Value::as_str) == Some("task.assign"))
+                    .filter(|m| m.get("task_id").and_then(Value::as_str) == Some(task.task_id.as_str()))
+                    .filter_map(|m| m.get("seq").and_then(Value::as_u64))
+                    .collect()
+            }
+        };
+        let fresh: Vec<u64> = seqs.into_iter().filter(|s| !cur.is_read(*s)).collect();
+        if !fresh.is_empty() {
+            cursor::advance(self, &req.slot, 0, &fresh)?;
+            for seq in fresh {
                 consumed.push(json!({"seq": seq, "type": "task.assign", "task_id": task.task_id}));
             }
         }
@@ -711,5 +727,17 @@ impl Store {
         } else {
             Ok(Caller::coordinator())
         }
+    }
+}
+
+impl Store {
+    /// Bring the derived indexes up to date with the primary records (for
+    /// example after the reference or a crash left records unindexed), so
+    /// that reads need not scan. Cheap when they are current.
+    pub fn refresh_indexes(&self) -> Result<()> {
+        let _lock = self.lock_exclusive()?;
+        messages::sync_index(self)?;
+        tasks::load_index(self, true)?;
+        Ok(())
     }
 }

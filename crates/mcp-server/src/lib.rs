@@ -101,6 +101,9 @@ impl CodenatorServer {
         .map_err(|e| {
             anyhow::anyhow!("cannot open the store under {}: {e}", config.root.display())
         })?;
+        store
+            .refresh_indexes()
+            .map_err(|e| anyhow::anyhow!("cannot index the store: {e}"))?;
         Ok(Self {
             store,
             agent: config.agent.as_deref().map(Arc::from),

@@ -1,0 +1,565 @@
+//! `codenator bench`: measure the real server over stdio.
+//!
+//! Every figure comes from `codenator mcp` processes driven by rmcp's client,
+//! as Codex drives them: cold start, call latencies on a seeded ledger, the
+//! growth of read latency with history, throughput and correctness with
+//! concurrent writer processes, idle memory, and the cost of one fsync on
+//! this machine (the floor of any durable write). With `--reference DIR`
+//! (a checkout of the Node reference with its `node_modules`) the same
+//! scenario runs against `node DIR/src/server.js` and ratios are printed.
+
+use std::collections::HashSet;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::CallToolRequestParams,
+    service::RunningService,
+    transport::{ConfigureCommandExt, TokioChildProcess},
+};
+use serde_json::{Value, json};
+
+type Client = RunningService<RoleClient, ()>;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Where to build the benchmark ledgers (default: a temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Fewer iterations and no 100k-message ledger (about 20 s).
+    #[arg(long)]
+    quick: bool,
+    /// A checkout of the Node reference (with node_modules) to measure side by side.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which server to measure.
+#[derive(Clone, Debug)]
+enum Server {
+    Ours(PathBuf),
+    Reference(PathBuf),
+}
+
+impl Server {
+    fn name(&self) -> &'static str {
+        match self {
+            Server::Ours(_) => "codenator",
+            Server::Reference(_) => "reference",
+        }
+    }
+
+    fn command(&self, root: &Path, agent: &str) -> tokio::process::Command {
+        let (prog, pre): (PathBuf, Vec<String>) = match self {
+            Server::Ours(exe) => (exe.clone(), vec!["mcp".into()]),
+            Server::Reference(dir) => (
+                PathBuf::from("node"),
+                vec![dir.join("src/server.js").to_string_lossy().into_owned()],
+            ),
+        };
+        tokio::process::Command::new(prog).configure(|c| {
+            c.args(&pre)
+                .arg("--root")
+                .arg(root)
+                .arg("--agent")
+                .arg(agent);
+            c.env("RUST_LOG", "warn");
+            c.stderr(std::process::Stdio::null());
+        })
+    }
+
+    async fn connect(&self, root: &Path, agent: &str) -> anyhow::Result<(Client, Option<u32>)> {
+        let t = TokioChildProcess::new(self.command(root, agent))?;
+        let pid = t.id();
+        Ok(().serve(t).await.map(|c| (c, pid))?)
+    }
+}
+
+async fn call(client: &Client, tool: &str, args: &Value) -> anyhow::Result<Value> {
+    let mut p = CallToolRequestParams::new(tool.to_string());
+    if let Value::Object(m) = args {
+        p = p.with_arguments(m.clone());
+    }
+    let res = client.call_tool(p).await?;
+    if res.is_error == Some(true) {
+        bail!("{tool} failed: {:?}", res.content);
+    }
+    Ok(res.structured_content.clone().unwrap_or_else(|| {
+        res.content
+            .first()
+            .and_then(|c| c.as_text())
+            .and_then(|t| serde_json::from_str(&t.text).ok())
+            .unwrap_or(Value::Null)
+    }))
+}
+
+/// Percentiles of a sample, in microseconds.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+struct Pcts {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+}
+
+fn pcts(mut v: Vec<Duration>) -> Pcts {
+    if v.is_empty() {
+        return Pcts::default();
+    }
+    v.sort();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+    Pcts {
+        p50: at(0.5),
+        p95: at(0.95),
+        p99: at(0.99),
+    }
+}
+
+fn us(x: f64) -> String {
+    if x >= 10_000.0 {
+        format!("{:.1} ms", x / 1000.0)
+    } else if x >= 1000.0 {
+        format!("{:.2} ms", x / 1000.0)
+    } else {
+        format!("{x:.0} µs")
+    }
+}
+
+/// The cost of one small durable append (write + fdatasync) here.
+fn fsync_floor(dir: &Path, n: usize) -> anyhow::Result<Pcts> {
+    let p = dir.join("fsync-probe");
+    let mut f = OpenOptions::new().create(true).append(true).open(&p)?;
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        writeln!(f, "{{\"probe\":{i},\"pad\":\"{}\"}}", "x".repeat(150))?;
+        f.sync_data()?;
+        v.push(t.elapsed());
+    }
+    let _ = fs::remove_file(&p);
+    Ok(pcts(v))
+}
+
+const SLOTS: usize = 10;
+const TASKS: usize = 1000;
+
+/// Seed a store the way a busy day leaves it: 10 workers, 1,000 tasks
+/// (most integrated, some reported, active, blocked and queued per slot)
+/// and `messages` ledger lines. Written in the reference's file format,
+/// which both servers read; codenator indexes it on start.
+fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
+    let store = root.join(ledger::store::STORE_DIR);
+    for d in [
+        "tasks",
+        "messages",
+        "cursors",
+        "heartbeat",
+        "reports",
+        "board",
+        "wake",
+    ] {
+        fs::create_dir_all(store.join(d))?;
+    }
+    let now = ledger::time::now();
+    let mut sessions = serde_json::Map::new();
+    for s in 1..=SLOTS {
+        let slot = format!("session-{s:02}");
+        sessions.insert(slot.clone(), json!({
+            "slot": slot, "identity": "developer", "project": "bench", "focus": format!("focus {s}"),
+            "worktree": format!("/tmp/bench-wt/{slot}"), "branch": slot, "status": "active",
+            "inbox": format!("cursors/{slot}.json"), "run_id": null, "app_server_thread_id": null,
+            "app_server_url": null, "updated_at": now,
+            "heartbeat": {"slot": slot, "status": "ok", "run_id": null, "checked_at": now, "error": null},
+            "heartbeat_status": "ok", "heartbeat_checked_at": now,
+        }));
+    }
+    let reg = json!({"version": 2, "name": "auralis-codenator", "legacy_names": ["auralis-codextrator"],
+        "transport": "mcp", "created_at": now, "updated_at": now,
+        "coordinator": {"slot": "coordinator", "identity": "coordinator", "status": "active"},
+        "sessions": sessions});
+    fs::write(
+        store.join("registry.json"),
+        serde_json::to_vec_pretty(&reg)?,
+    )?;
+    let mut lines = String::with_capacity(messages * 300);
+    let mut seq = 0usize;
+    let push = |line: Value, lines: &mut String| {
+        lines.push_str(&line.to_string());
+        lines.push('\n');
+    };
+    for i in 0..TASKS {
+        let slot = format!("session-{:02}", i % SLOTS + 1);
+        let k = i / SLOTS;
+        let status = match k {
+            0..=87 => "integrated",
+            88..=89 => "reported",
+            90 => "active",
+            91 => "blocked",
+            _ => "queued",
+        };
+        let id = format!("bench-task-{i:04}");
+        let commit = (k < 90).then(|| format!("{:040x}", i + 1));
+        let task = json!({"version": 2, "task_id": id, "slot": slot, "title": format!("Bench task {i}"),
+            "subject": format!("Bench task {i}"), "status": status, "project": "bench", "branch": slot,
+            "worktree": format!("/tmp/bench-wt/{slot}"), "message": "Do the thing, then report.",
+            "created_by": "coordinator", "assigned_at": now, "started_at": null, "reported_at": null,
+            "integrated_at": null, "commit": commit, "tests": [], "blockers": [],
+            "milestone_id": format!("m{}", k % 5), "lane_id": null, "dependency_ids": [],
+            "acceptance_criteria": ["tests pass"], "required_receipts": [], "visible_progress_summary": "",
+            "next_policy": "claim_via_mcp_then_report_commit", "created_at": now, "updated_at": now});
+        fs::write(
+            store.join(format!("tasks/{id}.json")),
+            serde_json::to_vec_pretty(&task)?,
+        )?;
+        // Assignments take at most half of the ledger, so that the latest
+        // lines (what inboxes hold unread) look alike at every size.
+        if seq < (messages / 2).min(TASKS) {
+            seq += 1;
+            push(
+                json!({"seq": seq, "id": format!("msg_a{seq:015}"), "type": "task.assign", "from": "coordinator",
+                "to": slot, "subject": format!("Bench task {i}"), "message": "Do the thing, then report.",
+                "task_id": id, "payload": {"task_id": id}, "created_at": now, "cwd": ""}),
+                &mut lines,
+            );
+        }
+    }
+    while seq < messages {
+        seq += 1;
+        let s = seq % (SLOTS + 1);
+        let (from, to) = if s == 0 {
+            ("coordinator".to_string(), "all".to_string())
+        } else if seq % 2 == 0 {
+            (format!("session-{s:02}"), "coordinator".to_string())
+        } else {
+            ("coordinator".to_string(), format!("session-{s:02}"))
+        };
+        push(
+            json!({"seq": seq, "id": format!("msg_b{seq:015}"), "type": "message", "from": from, "to": to,
+            "subject": format!("note {seq}"), "message": "Progress note with a few words of text in it.",
+            "task_id": null, "payload": {}, "created_at": now, "cwd": ""}),
+            &mut lines,
+        );
+    }
+    fs::write(store.join("messages/ledger.jsonl"), lines)?;
+    // Every slot has read all but its last ~20 messages.
+    for slot in std::iter::once("coordinator".to_string())
+        .chain((1..=SLOTS).map(|s| format!("session-{s:02}")))
+    {
+        let last = messages.saturating_sub(if slot == "coordinator" { 40 } else { 200 });
+        fs::write(
+            store.join(format!("cursors/{slot}.json")),
+            json!({"slot": slot, "last_seq": last, "updated_at": now}).to_string(),
+        )?;
+    }
+    Ok(())
+}
+
+async fn time_calls(
+    client: &Client,
+    tool: &str,
+    args: &Value,
+    n: usize,
+) -> anyhow::Result<(Pcts, usize)> {
+    for _ in 0..3 {
+        call(client, tool, args).await?;
+    }
+    let mut v = Vec::with_capacity(n);
+    let mut bytes = 0;
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = call(client, tool, args).await?;
+        v.push(t.elapsed());
+        bytes = r.to_string().len();
+    }
+    Ok((pcts(v), bytes))
+}
+
+fn read_calls() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        ("get_status", "coordinator", json!({})),
+        (
+            "read_inbox",
+            "coordinator",
+            json!({"slot": "coordinator", "mark_read": false}),
+        ),
+        ("get_focus_board", "coordinator", json!({})),
+        ("plan_wake", "coordinator", json!({})),
+    ]
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+}
+
+/// Figures for one server.
+#[derive(Debug, Default, serde::Serialize)]
+struct Report {
+    server: String,
+    cold_start: Pcts,
+    idle_rss_kb: Option<u64>,
+    reads: Vec<(String, Pcts, usize)>,
+    writes: Vec<(String, Pcts)>,
+    growth: Vec<(usize, Vec<(String, f64)>)>,
+    contention: Vec<(usize, usize, f64, bool)>,
+}
+
+async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Report> {
+    let n = if quick { 50 } else { 200 };
+    let mut rep = Report {
+        server: server.name().into(),
+        ..Report::default()
+    };
+    // Cold start: spawn to `initialize` answered, on an existing store.
+    let cold_root = base.join(format!("{}-cold", server.name()));
+    fs::create_dir_all(&cold_root)?;
+    let mut v = Vec::new();
+    for i in 0..if quick { 10 } else { 30 } {
+        let t = Instant::now();
+        let (c, pid) = server.connect(&cold_root, "coordinator").await?;
+        v.push(t.elapsed());
+        if i == 0 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            rep.idle_rss_kb = pid.and_then(rss_kb);
+        }
+        let _ = c.cancel().await;
+    }
+    rep.cold_start = pcts(v);
+
+    // Latencies on 1,000 tasks and 5,000 messages.
+    let root = base.join(format!("{}-5k", server.name()));
+    seed(&root, 5000)?;
+    let coord = server.connect(&root, "coordinator").await?.0;
+    let worker = server.connect(&root, "session-01").await?.0;
+    for (tool, _, args) in read_calls() {
+        let (p, bytes) = time_calls(&coord, tool, &args, n).await?;
+        rep.reads.push((tool.into(), p, bytes));
+    }
+    let mut sends = Vec::new();
+    for i in 0..n {
+        let t = Instant::now();
+        call(
+            &worker,
+            "send_message",
+            &json!({"to": "coordinator", "message": format!("bench {i}")}),
+        )
+        .await?;
+        sends.push(t.elapsed());
+    }
+    rep.writes.push(("send_message".into(), pcts(sends)));
+    let mut creates = Vec::new();
+    let tag = ledger::messages::new_id("b");
+    for i in 0..n {
+        let t = Instant::now();
+        call(&coord, "create_task", &json!({"slot": "session-01", "task_id": format!("{tag}-{i}"), "title": "bench", "message": "bench"})).await?;
+        creates.push(t.elapsed());
+    }
+    rep.writes.push(("create_task".into(), pcts(creates)));
+    let mut claims = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        call(&worker, "claim_next_task", &json!({"slot": "session-01"})).await?;
+        claims.push(t.elapsed());
+    }
+    rep.writes.push(("claim_next_task".into(), pcts(claims)));
+    let _ = coord.cancel().await;
+    let _ = worker.cancel().await;
+
+    // Growth: the same reads at 1k, 10k and 100k messages.
+    let sizes: &[usize] = if quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
+    for &m in sizes {
+        let root = base.join(format!("{}-{m}", server.name()));
+        seed(&root, m)?;
+        let coord = server.connect(&root, "coordinator").await?.0;
+        let mut row = Vec::new();
+        for (tool, _, args) in read_calls() {
+            let reps = if m >= 100_000 && server.name() == "reference" {
+                5
+            } else {
+                n / 2
+            };
+            row.push((
+                tool.to_string(),
+                time_calls(&coord, tool, &args, reps).await?.0.p50,
+            ));
+        }
+        rep.growth.push((m, row));
+        let _ = coord.cancel().await;
+    }
+
+    // Contention: P processes each sending K messages at once.
+    let k = if quick { 25 } else { 50 };
+    for procs in [1usize, 4, 16] {
+        let root = base.join(format!("{}-contend-{procs}", server.name()));
+        fs::create_dir_all(&root)?;
+        let mut clients = Vec::new();
+        for p in 0..procs {
+            clients.push(
+                server
+                    .connect(&root, &format!("session-{:02}", p + 1))
+                    .await?
+                    .0,
+            );
+        }
+        let t = Instant::now();
+        let mut joins = Vec::new();
+        for c in clients {
+            joins.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..k {
+                    let r = call(
+                        &c,
+                        "send_message",
+                        &json!({"to": "coordinator", "message": format!("m{i}")}),
+                    )
+                    .await?;
+                    ids.push(r["message"]["id"].as_str().unwrap_or("").to_string());
+                }
+                let _ = c.cancel().await;
+                anyhow::Ok(ids)
+            }));
+        }
+        let mut acked = Vec::new();
+        for j in joins {
+            acked.extend(j.await??);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let ledger = fs::read_to_string(
+            root.join(ledger::store::STORE_DIR)
+                .join("messages/ledger.jsonl"),
+        )?;
+        let mut seqs = HashSet::new();
+        let mut ids = HashSet::new();
+        let mut dup = false;
+        for l in ledger.lines().filter(|l| !l.trim().is_empty()) {
+            let v: Value = serde_json::from_str(l).context("ledger line")?;
+            dup |= !seqs.insert(v["seq"].as_u64().unwrap_or(0));
+            ids.insert(v["id"].as_str().unwrap_or("").to_string());
+        }
+        let ok = !dup && acked.len() == procs * k && acked.iter().all(|id| ids.contains(id));
+        rep.contention
+            .push((procs, procs * k, (procs * k) as f64 / secs, ok));
+    }
+    Ok(rep)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let tmp;
+    let base = match &args.dir {
+        Some(d) => {
+            fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("codenator-bench-")
+                .tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let floor = fsync_floor(&base, if args.quick { 100 } else { 300 })?;
+    let ours = measure(&Server::Ours(std::env::current_exe()?), &base, args.quick).await?;
+    let reference = match &args.reference {
+        Some(dir) => Some(measure(&Server::Reference(dir.clone()), &base, args.quick).await?),
+        None => None,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"fsync": floor, "codenator": ours, "reference": reference})
+            )?
+        );
+        return Ok(());
+    }
+    println!(
+        "codenator bench ({} cores, {})",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        if args.quick { "quick" } else { "full" }
+    );
+    println!(
+        "\nfsync floor (append + fdatasync): p50 {}  p95 {}",
+        us(floor.p50),
+        us(floor.p95)
+    );
+    let ratio = |a: f64, b: Option<f64>| {
+        b.map(|b| format!("  ({:.1}x faster than the reference)", b / a))
+            .unwrap_or_default()
+    };
+    println!(
+        "\ncold start (spawn to initialize answered): p50 {}  p95 {}{}",
+        us(ours.cold_start.p50),
+        us(ours.cold_start.p95),
+        ratio(
+            ours.cold_start.p50,
+            reference.as_ref().map(|r| r.cold_start.p50)
+        )
+    );
+    println!(
+        "idle server resident memory: {} KiB",
+        ours.idle_rss_kb
+            .map(|k| k.to_string())
+            .unwrap_or("?".into())
+    );
+    println!("\ncalls on 1,000 tasks and 5,000 messages      p50        p95        p99   answer");
+    for (i, (tool, p, bytes)) in ours.reads.iter().enumerate() {
+        let r = reference.as_ref().map(|r| r.reads[i].1.p50);
+        println!(
+            "  {tool:<40} {:>9} {:>10} {:>10} {:>7} B{}",
+            us(p.p50),
+            us(p.p95),
+            us(p.p99),
+            bytes,
+            ratio(p.p50, r)
+        );
+    }
+    for (i, (tool, p)) in ours.writes.iter().enumerate() {
+        let r = reference.as_ref().map(|r| r.writes[i].1.p50);
+        println!(
+            "  {tool:<40} {:>9} {:>10} {:>10}   {:.1}x fsync{}",
+            us(p.p50),
+            us(p.p95),
+            us(p.p99),
+            p.p50 / floor.p50.max(1.0),
+            ratio(p.p50, r)
+        );
+    }
+    println!("\nread p50 as history grows (tasks fixed at 1,000)");
+    for (m, row) in &ours.growth {
+        let cells: Vec<String> = row.iter().map(|(t, v)| format!("{t} {}", us(*v))).collect();
+        println!("  {m:>7} messages: {}", cells.join(", "));
+    }
+    println!("\nconcurrent writer processes (send_message)");
+    for (p, total, tput, ok) in &ours.contention {
+        println!(
+            "  {p:>2} processes: {total} messages, {tput:.0} msg/s, lost/duplicated: {}",
+            if *ok { "none" } else { "YES" }
+        );
+    }
+    if let Some(r) = &reference {
+        println!("\nreference contention: {:?}", r.contention);
+        println!(
+            "reference reads: {:?}",
+            r.reads
+                .iter()
+                .map(|(t, p, b)| (t, us(p.p50), b))
+                .collect::<Vec<_>>()
+        );
+    }
+    Ok(())
+}
