@@ -71,12 +71,13 @@ impl Server {
                 .arg("--agent")
                 .arg(agent);
             c.env("RUST_LOG", "warn");
-            c.stderr(std::process::Stdio::null());
         })
     }
 
     async fn connect(&self, root: &Path, agent: &str) -> anyhow::Result<(Client, Option<u32>)> {
-        let t = TokioChildProcess::new(self.command(root, agent))?;
+        let (t, _) = TokioChildProcess::builder(self.command(root, agent))
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
         let pid = t.id();
         Ok(().serve(t).await.map(|c| (c, pid))?)
     }

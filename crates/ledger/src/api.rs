@@ -22,7 +22,9 @@ impl<'de> Deserialize<'de> for StrList {
             One(String),
         }
         let raw = Option::<Raw>::deserialize(d).map_err(|_| {
-            serde::de::Error::custom("invalid type: expected a list of strings or one comma-separated string")
+            serde::de::Error::custom(
+                "invalid type: expected a list of strings or one comma-separated string",
+            )
         })?;
         let items = match raw {
             None => vec![],

@@ -60,14 +60,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
     result
 }
 
-/// Serialise `value` as pretty JSON plus a newline (the reference's format)
-/// and write it atomically.
+/// Serialise `value` as JSON plus a newline and write it atomically.
+/// Primary records are pretty-printed (the reference's format, and read by
+/// people); derived indexes are compact (read on every call).
 pub fn write_json<T: Serialize + ?Sized>(
     path: &Path,
     value: &T,
     durability: Durability,
 ) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Damaged {
+    let encoded = match durability {
+        Durability::Durable => serde_json::to_vec_pretty(value),
+        Durability::Derived => serde_json::to_vec(value),
+    };
+    let mut bytes = encoded.map_err(|e| Error::Damaged {
         path: path.display().to_string(),
         reason: format!("cannot serialise: {e}"),
     })?;

@@ -312,7 +312,11 @@ fn catch_up(store: &Store, state: &mut IndexState, persist: bool) -> Result<(Ove
 /// Do the index files hold exactly the records the state counts?
 fn index_files_match(store: &Store, state: &IndexState) -> bool {
     let bytes: u64 = fs::read_dir(store.path("index/inbox"))
-        .map(|rd| rd.flatten().map(|e| e.metadata().map_or(0, |m| m.len())).sum())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.metadata().map_or(0, |m| m.len()))
+                .sum()
+        })
         .unwrap_or(0);
     bytes == state.records * RECORD as u64
 }

@@ -458,7 +458,9 @@ impl Store {
                 unread
                     .iter()
                     .filter(|m| m.get("type").and_then(Value::as_str) == Some("task.assign"))
-                    .filter(|m| m.get("task_id").and_then(Value::as_str) == Some(task.task_id.as_str()))
+                    .filter(|m| {
+                        m.get("task_id").and_then(Value::as_str) == Some(task.task_id.as_str())
+                    })
                     .filter_map(|m| m.get("seq").and_then(Value::as_u64))
                     .collect()
             }
