@@ -365,8 +365,10 @@ impl Store {
             assign_seq: Some(seq),
             ..Task::default()
         };
-        tasks::begin(self, &mut idx)?;
-        tasks::save(self, &task)?;
+        tasks::begin(self)?;
+        // The task.assign first, then the task file: a crash in between
+        // leaves a notice of a task that does not exist, never a task whose
+        // assign_seq names another message (which its claim would consume).
         let payload = json!({
             "task_id": task.task_id, "title": task.title, "status": task.status,
             "branch": task.branch, "worktree": task.worktree,
@@ -381,6 +383,9 @@ impl Store {
             payload,
             "",
         )?;
+        let mut task = task;
+        task.assign_seq = msg.get("seq").and_then(Value::as_u64).or(task.assign_seq);
+        tasks::save(self, &task)?;
         idx.apply(None, &task);
         tasks::commit(self, &mut idx)?;
         Ok(json!({
@@ -441,7 +446,7 @@ impl Store {
         }
         task.updated_at = Some(now);
         task.claimed_run_id = req.run_id.clone().filter(|s| !s.is_empty());
-        tasks::begin(self, &mut idx)?;
+        tasks::begin(self)?;
         tasks::save(self, &task)?;
         idx.apply(Some(&old), &task);
         tasks::commit(self, &mut idx)?;
@@ -536,7 +541,7 @@ impl Store {
         stamp_status(&mut task, &now);
         task.updated_at = Some(now);
         let mut idx = tasks::load_index(self, true)?;
-        tasks::begin(self, &mut idx)?;
+        tasks::begin(self)?;
         tasks::save(self, &task)?;
         idx.apply(Some(&old), &task);
         tasks::commit(self, &mut idx)?;

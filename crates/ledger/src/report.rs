@@ -193,7 +193,7 @@ impl Store {
             "run_id": req.run_id.clone().filter(|s| !s.is_empty()),
             "created_at": now,
         });
-        tasks::begin(self, &mut idx)?;
+        tasks::begin(self)?;
         let short = &sha[..12.min(sha.len())];
         fsutil::write_json(
             &self.path(&format!(

@@ -7,8 +7,10 @@
 //! returns instead of a scan of all history, and it is rebuilt from the
 //! files whenever it cannot be trusted:
 //!
-//! - a writer sets `pending` before touching a task or report file and clears
-//!   it after updating the index, so a crash in between forces a rebuild;
+//! - a writer creates `index/work.pending` before touching a task or report
+//!   file and removes it after saving the index (a marker, so that marking
+//!   costs no rewrite of the index); a marker left behind by a crash
+//!   forces a rebuild;
 //! - it records the mtimes of `tasks/` and `reports/` after each update, so a
 //!   file added by another tool (the reference CLI) also forces a rebuild.
 
@@ -206,14 +208,17 @@ impl TaskRow {
 
 const WORK_INDEX: &str = "index/work.json";
 const WORK_VERSION: u32 = 1;
-const RECENT_CLOSED: usize = 200;
+const WORK_PENDING: &str = "index/work.pending";
+const RECENT_CLOSED: usize = 100;
 const RECENT_REPORTS: usize = 100;
 
 /// Derived state over all tasks and reports (`index/work.json`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct WorkIndex {
     pub version: u32,
-    /// A writer is between a primary write and the index update.
+    /// Unused since the pending marker became a file; kept so older index
+    /// files still parse.
+    #[serde(default, skip_serializing)]
     pub pending: bool,
     pub tasks_mtime: u64,
     pub reports_mtime: u64,
@@ -376,7 +381,10 @@ pub(crate) fn load_index(store: &Store, persist: bool) -> Result<WorkIndex> {
         .flatten();
     let (tm, rm) = now_mtimes(store);
     if let Some(idx) = idx.filter(|i| {
-        i.version == WORK_VERSION && !i.pending && i.tasks_mtime == tm && i.reports_mtime == rm
+        i.version == WORK_VERSION
+            && i.tasks_mtime == tm
+            && i.reports_mtime == rm
+            && !store.path(WORK_PENDING).exists()
     }) {
         return Ok(idx);
     }
@@ -448,18 +456,26 @@ fn save_index(store: &Store, idx: &mut WorkIndex) -> Result<()> {
 }
 
 /// Mark the index as in flux before a primary write (exclusive lock held).
-pub(crate) fn begin(store: &Store, idx: &mut WorkIndex) -> Result<()> {
-    idx.pending = true;
-    save_index(store, idx)
+pub(crate) fn begin(store: &Store) -> Result<()> {
+    let p = store.path(WORK_PENDING);
+    fs::File::create(&p)
+        .map(drop)
+        .map_err(|source| Error::Io { path: p, source })
 }
 
 /// Save the index after the primary writes (exclusive lock held).
 pub(crate) fn commit(store: &Store, idx: &mut WorkIndex) -> Result<()> {
-    idx.pending = false;
     let (tm, rm) = now_mtimes(store);
     idx.tasks_mtime = tm;
     idx.reports_mtime = rm;
-    save_index(store, idx)
+    save_index(store, idx)?;
+    match fs::remove_file(store.path(WORK_PENDING)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            path: store.path(WORK_PENDING),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn task_path(store: &Store, task_id: &str) -> std::path::PathBuf {
