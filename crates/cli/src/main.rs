@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod doctor;
 
 /// Coordinate many Codex sessions on one codebase through a durable ledger.
 #[derive(Parser, Debug)]
@@ -35,25 +36,35 @@ enum Command {
     /// Measure the real server over stdio: cold start, latencies, growth,
     /// concurrent writers, memory, against the fsync floor.
     Bench(bench::Args),
+    /// Check the ledger for damage and index drift; `--repair` fixes what can
+    /// be fixed without losing data.
+    Doctor(doctor::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    // Exit codes: 0 success, 1 the command ran and found problems, 2 error.
+    let outcome = match Cli::parse().command {
         Command::Mcp { root, agent } => {
             codenator_mcp::init_logging();
-            tokio_runtime().and_then(|rt| {
-                rt.block_on(async {
-                    let config = codenator_mcp::Config::resolve(root, agent)?;
-                    codenator_mcp::serve_stdio(config).await
+            tokio_runtime()
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        let config = codenator_mcp::Config::resolve(root, agent)?;
+                        codenator_mcp::serve_stdio(config).await
+                    })
                 })
-            })
+                .map(|()| 0)
         }
-        Command::Demo(args) => tokio_runtime().and_then(|rt| rt.block_on(demo::run(args))),
-        Command::Bench(args) => tokio_runtime().and_then(|rt| rt.block_on(bench::run(args))),
+        Command::Demo(args) => tokio_runtime()
+            .and_then(|rt| rt.block_on(demo::run(args)))
+            .map(|()| 0),
+        Command::Bench(args) => tokio_runtime()
+            .and_then(|rt| rt.block_on(bench::run(args)))
+            .map(|()| 0),
+        Command::Doctor(args) => doctor::run(args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    match outcome {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("codenator: {e:#}");
             ExitCode::from(2)

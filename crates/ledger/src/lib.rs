@@ -20,6 +20,7 @@ pub mod api;
 pub mod board;
 pub mod caller;
 pub mod cursor;
+pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod ids;

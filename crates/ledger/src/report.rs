@@ -194,16 +194,6 @@ impl Store {
             "created_at": now,
         });
         tasks::begin(self)?;
-        let short = &sha[..12.min(sha.len())];
-        fsutil::write_json(
-            &self.path(&format!(
-                "reports/{}_{}_{short}.json",
-                time::stamp(&now),
-                req.slot
-            )),
-            &report,
-            Durability::Durable,
-        )?;
         let mut updated = Value::Null;
         if let Some(old) = task {
             let mut t = old.clone();
@@ -243,6 +233,18 @@ impl Store {
             task_id.as_deref(),
             report.clone(),
             &worktree,
+        )?;
+        // The report file last: it is what makes a retry answer
+        // already_reported, so it must not exist before the message does.
+        let short = &sha[..12.min(sha.len())];
+        fsutil::write_json(
+            &self.path(&format!(
+                "reports/{}_{}_{short}.json",
+                time::stamp(&now),
+                req.slot
+            )),
+            &report,
+            Durability::Durable,
         )?;
         if let Value::Object(r) = &report {
             idx.add_report(r);

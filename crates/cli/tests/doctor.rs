@@ -1,0 +1,123 @@
+//! `codenator doctor` as a process: it finds a corrupt middle line, a torn
+//! last line, a cursor ahead of the ledger and a stale temp file; `--repair`
+//! fixes them without losing a message, and the next check is clean.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn doctor(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codenator"))
+        .arg("doctor")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("AURALIS_CODENATOR_ROOT")
+        .env_remove("AURALIS_CODEXTRATOR_ROOT")
+        .output()
+        .expect("run doctor")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn doctor_finds_and_repairs_damage() {
+    let root = std::env::temp_dir().join(format!("codenator-doctor-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    let store = root.join(".auralis-codextrator");
+    // No store yet: a clear error, exit 2.
+    let out = doctor(&root, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no codenator store"));
+
+    // A store with four good lines (one legacy line without seq), a corrupt
+    // middle line and a torn last line.
+    ledger::Store::open(&root, "coordinator").expect("create store");
+    let good = |seq: Option<u64>, id: &str| {
+        let mut v = serde_json::json!({"id": id, "type": "message", "from": "session-01", "to": "coordinator", "subject": id, "message": "m", "created_at": "2026-01-01T00:00:00.000Z"});
+        if let Some(s) = seq {
+            v["seq"] = serde_json::json!(s);
+        }
+        v.to_string()
+    };
+    let text = format!(
+        "{}\n{}\n{{\"id\": broken\n{}\n{}\n{{\"id\":\"torn",
+        good(Some(1), "a"),
+        good(Some(2), "b"),
+        good(None, "c"),
+        good(Some(5), "d")
+    );
+    fs::write(store.join("messages/ledger.jsonl"), text).unwrap();
+    fs::write(
+        store.join("cursors/session-01.json"),
+        r#"{"slot":"session-01","last_seq":99}"#,
+    )
+    .unwrap();
+    fs::write(store.join("tasks/.t1.json.123.abc.tmp"), "partial").unwrap();
+
+    let out = doctor(&root, &["--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "problems found: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report = json(&out);
+    let kinds: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "ledger_damaged_line",
+        "ledger_torn_tail",
+        "cursor_ahead",
+        "stale_temp_file",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert_eq!(report["clean"], serde_json::json!(false));
+
+    let out = doctor(&root, &["--repair", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!json(&out)["repaired"].as_array().unwrap().is_empty());
+
+    // Nothing lost: the four good lines remain, the legacy one pinned at its
+    // old seq (4, its line number before the damage was removed).
+    let ledger = fs::read_to_string(store.join("messages/ledger.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = ledger
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 4, 5]);
+    let quarantine = fs::read_to_string(store.join("messages/ledger.quarantine.jsonl")).unwrap();
+    assert!(
+        quarantine.contains("broken") && quarantine.contains("torn"),
+        "{quarantine}"
+    );
+    assert!(!store.join("tasks/.t1.json.123.abc.tmp").exists());
+    let cursor: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(store.join("cursors/session-01.json")).unwrap())
+            .unwrap();
+    assert_eq!(cursor["last_seq"], serde_json::json!(5));
+
+    let out = doctor(&root, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("clean"));
+    let _ = fs::remove_dir_all(&root);
+}
