@@ -158,10 +158,13 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
                 let seq = m.get("seq").and_then(Value::as_u64).unwrap_or(i as u64 + 1);
                 max_seq = max_seq.max(seq);
                 *seqs.entry(seq).or_insert(0) += 1;
-                if m.get("type").and_then(Value::as_str) == Some("task.assign") {
-                    if let Some(t) = m.get("task_id").and_then(Value::as_str) {
-                        assigned.push((seq, t.to_string()));
-                    }
+                let is_assign = m.get("type").and_then(Value::as_str) == Some("task.assign");
+                if let Some(t) = m
+                    .get("task_id")
+                    .and_then(Value::as_str)
+                    .filter(|_| is_assign)
+                {
+                    assigned.push((seq, t.to_string()));
                 }
             }
             (None, err) => {
