@@ -235,7 +235,7 @@ fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
         let s = seq % (SLOTS + 1);
         let (from, to) = if s == 0 {
             ("coordinator".to_string(), "all".to_string())
-        } else if seq % 2 == 0 {
+        } else if seq.is_multiple_of(2) {
             (format!("session-{s:02}"), "coordinator".to_string())
         } else {
             ("coordinator".to_string(), format!("session-{s:02}"))
