@@ -85,7 +85,7 @@ fn random_value(r: &mut Rng, depth: usize) -> Value {
         0 => Value::Null,
         1 => json!(r.chance(50)),
         2 => json!((r.next() as i64) >> r.below(60)),
-        3 => json!(f64::from_bits(r.next()).max(-1e300).min(1e300)),
+        3 => json!(f64::from_bits(r.next()).clamp(-1e300, 1e300)),
         4 => json!(hostile_string(r)),
         5 => Value::Array(
             (0..r.below(5))
