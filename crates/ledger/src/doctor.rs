@@ -150,7 +150,8 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
     let lines = split(&bytes);
     let mut seqs: BTreeMap<u64, usize> = BTreeMap::new();
     let mut max_seq = 0u64;
-    let mut assigned: Vec<(u64, String)> = Vec::new();
+    // (seq, task id, recipient) of every task.assign.
+    let mut assigned: Vec<(u64, String, String)> = Vec::new();
     let mut damaged = 0;
     for (i, l) in lines.iter().enumerate() {
         match (&l.parsed, &l.error) {
@@ -164,7 +165,14 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
                     .and_then(Value::as_str)
                     .filter(|_| is_assign)
                 {
-                    assigned.push((seq, t.to_string()));
+                    assigned.push((
+                        seq,
+                        t.to_string(),
+                        m.get("to")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    ));
                 }
             }
             (None, err) => {
@@ -241,14 +249,25 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
             true,
         );
     }
-    for (seq, task) in &assigned {
+    // A task.assign whose task does not exist: a create_task interrupted
+    // between its notice and its task file. Repair marks the notice read
+    // for its recipient, so no agent waits for a task that never was.
+    let mut orphans: Vec<(u64, String)> = Vec::new();
+    for (seq, task, to) in &assigned {
         if crate::ids::long_id("task_id", task).is_ok() && !tasks::task_path(store, task).exists() {
-            rep.add(
-                "orphan_assign",
-                "messages/ledger.jsonl",
-                format!("task.assign seq {seq} names task {task:?}, which has no task file"),
-                false,
-            );
+            let known = crate::ids::slot("to", to).is_ok();
+            let unread = known && cursor::load(store, to).is_ok_and(|c| !c.is_read(*seq));
+            if !known || unread {
+                rep.add(
+                    "orphan_assign",
+                    "messages/ledger.jsonl",
+                    format!("task.assign seq {seq} to {to:?} names task {task:?}, which has no task file"),
+                    known,
+                );
+            }
+            if unread {
+                orphans.push((*seq, to.clone()));
+            }
         }
     }
 
@@ -363,6 +382,12 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
     tasks::load_index(store, true)?;
     rep.repaired
         .push("rebuilt the inbox and work indexes".into());
+    for (seq, to) in orphans {
+        cursor::advance(store, &to, 0, &[seq])?;
+        rep.repaired.push(format!(
+            "marked the orphan task.assign seq {seq} read for {to}"
+        ));
+    }
     for (slot, c) in cursor_fixes {
         let mut c = c.unwrap_or_default();
         c.slot = slot.clone();
