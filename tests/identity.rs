@@ -95,6 +95,24 @@ async fn threads_bind_to_slots() -> anyhow::Result<()> {
     )
     .await?;
     assert!(!err, "{body}");
+    // The coordinator registering a worker does not bind its own thread to it.
+    let (err, body) = call_as(
+        &server,
+        coord,
+        "register_slot",
+        json!({"slot": "session-03", "project": "p", "focus": "h", "worktree": "/tmp/z"}),
+    )
+    .await?;
+    assert!(!err, "{body}");
+    assert_eq!(body["slot"]["codex_thread_id"], Value::Null, "{body}");
+    let (err, body) = call_as(
+        &server,
+        coord,
+        "create_task",
+        json!({"slot": "session-03", "task_id": "t3", "title": "t", "message": "m"}),
+    )
+    .await?;
+    assert!(!err, "still the coordinator: {body}");
     // ...and after the coordinator bound its thread, an unknown thread must register first.
     let (err, body) = call_as(
         &server,
@@ -122,7 +140,10 @@ async fn threads_bind_to_slots() -> anyhow::Result<()> {
         .iter()
         .map(|r| r["slot"].as_str().unwrap())
         .collect();
-    assert_eq!(slots, ["coordinator", "session-01", "session-02"]);
+    assert_eq!(
+        slots,
+        ["coordinator", "session-01", "session-02", "session-03"]
+    );
     assert_eq!(status["slots"][0]["codex_thread_id"], json!(coord));
 
     // session-02 (its own thread) claims the task; session-01 cannot claim for it.

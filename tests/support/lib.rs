@@ -16,6 +16,8 @@ use rmcp::{
 };
 use serde_json::Value;
 
+pub mod mock_model;
+
 /// A running MCP client connected to one server process.
 pub type Client = RunningService<RoleClient, ()>;
 

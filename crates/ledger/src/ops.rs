@@ -140,10 +140,17 @@ impl Store {
                 }
             }
         }
-        if let Some(t) = &ctx.thread_id {
-            e.insert("codex_thread_id".into(), json!(t));
-        }
         e.insert("updated_at".into(), json!(time::now()));
+        // Only a session registering itself binds its thread: the
+        // coordinator registering a worker must not bind its own thread to it.
+        if let Some(t) = ctx
+            .thread_id
+            .as_deref()
+            .filter(|_| ctx.caller.slot() == req.slot)
+        {
+            reg.bind_thread(&req.slot, t);
+        }
+        let e = reg.entry_mut(&req.slot);
         let entry = Value::Object(e.clone());
         reg.save(self)?;
         Ok(json!({ "slot": entry }))
@@ -590,7 +597,7 @@ impl Store {
                 e.insert("run_id".into(), json!(run_id));
             }
             if let Some(t) = &ctx.thread_id {
-                e.insert("codex_thread_id".into(), json!(t));
+                reg.bind_thread(&req.slot, t);
             }
             reg.save(self)?;
         }

@@ -139,6 +139,21 @@ impl Registry {
         }
     }
 
+    /// Bind a Codex thread to `slot`, and unbind it from any other slot, so
+    /// a thread always speaks for exactly one slot.
+    pub(crate) fn bind_thread(&mut self, slot: &str, thread: &str) {
+        for other in self.all_slots() {
+            if other != slot {
+                let e = self.entry_mut(&other);
+                if str_field(e, "codex_thread_id") == thread {
+                    e.insert("codex_thread_id".into(), Value::Null);
+                }
+            }
+        }
+        self.entry_mut(slot)
+            .insert("codex_thread_id".into(), json!(thread));
+    }
+
     /// The slot bound to a Codex thread id, if any.
     pub fn slot_for_thread(&self, thread_id: &str) -> Option<String> {
         self.all_slots().into_iter().find(|slot| {

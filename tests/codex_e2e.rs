@@ -1,0 +1,815 @@
+//! The real Codex CLI as the MCP client, offline.
+//!
+//! Codex (`@openai/codex`, pinned in `tools/codex/package.json`) runs whole
+//! turns against `support::mock_model`, a loopback stand-in for the OpenAI
+//! Responses API whose scripted "model" searches the deferred MCP tools and
+//! calls ours (`function_call` in namespace `mcp__codenator`). Codex starts
+//! the real `codenator-mcp`, sends its thread id in `_meta.threadId`, and
+//! feeds the tool results back to the mock, which records them.
+//!
+//! Codex must be installed first: `npm ci --prefix tools/codex`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use codenator_tests::mock_model::{MockModel, Step};
+use codenator_tests::{bin, call, connect, repo_root};
+use serde_json::{Value, json};
+
+/// How long one Codex command may take before the test fails (and kills it).
+const CODEX_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a whole test may take (a run takes about 5 s).
+const TEST_TIMEOUT: Duration = Duration::from_secs(90);
+const SERVER: &str = "codenator";
+const OFFLINE_PROXY_VARS: [&str; 5] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+];
+
+/// The Codex version `tools/codex/package.json` pins.
+const CODEX_VERSION: &str = "0.169.0";
+
+/// The pinned Codex CLI; a missing install fails the test, never skips it.
+fn codex_bin() -> PathBuf {
+    let p = repo_root().join("tools/codex/node_modules/.bin/codex");
+    assert!(
+        p.is_file(),
+        "the Codex CLI is missing at {}: run `npm ci --prefix tools/codex` (it installs the \
+         pinned @openai/codex {CODEX_VERSION} from the npm registry) and rerun the tests",
+        p.display()
+    );
+    p
+}
+
+/// Fail early, and clearly, unless the pinned Codex is installed.
+fn require_codex() {
+    let out = std::process::Command::new(codex_bin())
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run codex --version");
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && version.trim() == format!("codex-cli {CODEX_VERSION}"),
+        "tools/codex holds {version:?}, not codex-cli {CODEX_VERSION}: run `npm ci --prefix tools/codex`"
+    );
+}
+
+/// Run a test body under [`TEST_TIMEOUT`]. When it expires the body is
+/// dropped, which kills the Codex processes it started.
+async fn within_deadline(
+    name: &str,
+    body: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    match tokio::time::timeout(TEST_TIMEOUT, body).await {
+        Ok(result) => result,
+        Err(_) => panic!("{name} did not finish within {TEST_TIMEOUT:?}"),
+    }
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("string")
+}
+
+/// A throw-away user for Codex: `$HOME`, `$CODEX_HOME`, a work directory.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    /// Extra environment for every Codex command.
+    env: Vec<(String, String)>,
+    /// Directories put in front of `PATH`.
+    path_prefix: Vec<PathBuf>,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("codenator-codex-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        for d in ["home", "codex-home", "work"] {
+            std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
+        }
+        Sandbox {
+            dir,
+            env: Vec::new(),
+            path_prefix: Vec::new(),
+        }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+    fn codex_home(&self) -> PathBuf {
+        self.path("codex-home")
+    }
+    fn work(&self) -> PathBuf {
+        self.path("work")
+    }
+
+    /// `config.toml`: the mock as model provider, unattended approvals, then `extra`.
+    fn write_config(&self, mock: &MockModel, extra: &str) {
+        let config = format!(
+            r#"model = "gpt-5.5"
+model_provider = "mock"
+approval_policy = "never"
+sandbox_mode = "workspace-write"
+check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+{provider}
+{extra}"#,
+            provider = mock.provider_toml("mock", "E2E_MOCK_KEY"),
+        );
+        std::fs::write(self.codex_home().join("config.toml"), config).expect("write config.toml");
+    }
+
+    /// A Codex command with a clean environment (nothing of the caller's
+    /// Codex, OpenAI or AURALIS settings leaks in).
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(codex_bin());
+        let mut path: Vec<PathBuf> = self.path_prefix.clone();
+        path.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::join_paths(path).expect("PATH"))
+            .env("HOME", self.home())
+            .env("CODEX_HOME", self.codex_home())
+            .env("E2E_MOCK_KEY", "dummy")
+            .env("LANG", "C.UTF-8")
+            // Offline guard: with plugins enabled Codex syncs OpenAI's curated
+            // plugin catalog at startup (git and HTTPS to github.com, chatgpt.com).
+            // Point every proxy at a closed loopback port so that fails at once,
+            // without DNS, while the mock (loopback) is reached directly.
+            .envs(
+                OFFLINE_PROXY_VARS
+                    .iter()
+                    .map(|k| (*k, "http://127.0.0.1:9")),
+            )
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group, so a timeout can kill everything it
+            // started: with Node < 22.15 `.bin/codex` is a Node process that
+            // spawns the native binary instead of exec'ing it.
+            .process_group(0);
+        cmd
+    }
+
+    /// Run Codex to completion (killing it after [`CODEX_TIMEOUT`]); panic
+    /// with its output unless it exits 0. Returns stdout.
+    async fn run(&self, args: &[&str]) -> String {
+        let started = Instant::now();
+        let child = self.command(args).spawn().expect("spawn codex");
+        let group = GroupKiller(child.id());
+        let out = match tokio::time::timeout(CODEX_TIMEOUT, child.wait_with_output()).await {
+            Ok(out) => out.expect("wait for codex"),
+            // Dropping the future kills the child (kill_on_drop), and `group`
+            // kills the rest of its process group while the panic unwinds.
+            Err(_) => panic!("codex {args:?} did not finish within {CODEX_TIMEOUT:?}"),
+        };
+        group.disarm();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "codex {args:?} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            out.status
+        );
+        eprintln!("codex {:?}: {:?}", args.first(), started.elapsed());
+        stdout
+    }
+
+    /// One `codex exec --json` turn (a new thread, or `resume` of one).
+    async fn exec(&self, resume: Option<&str>, prompt: &str) -> Exec {
+        let work = self.work();
+        let work = work.to_str().expect("utf-8 path");
+        let mut args = vec![
+            "exec",
+            "--json",
+            "--strict-config",
+            "--skip-git-repo-check",
+            "-C",
+            work,
+        ];
+        if let Some(thread) = resume {
+            args.extend(["resume", thread]);
+        }
+        args.push(prompt);
+        let stdout = self.run(&args).await;
+        let events: Vec<Value> = stdout
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSONL {l:?}: {e}")))
+            .collect();
+        let thread_id = events
+            .iter()
+            .find(|e| e["type"] == json!("thread.started"))
+            .and_then(|e| e["thread_id"].as_str())
+            .unwrap_or_else(|| panic!("no thread.started event in:\n{stdout}"))
+            .to_string();
+        assert!(
+            events.iter().any(|e| e["type"] == json!("turn.completed")),
+            "the turn did not complete:\n{stdout}"
+        );
+        Exec { thread_id, events }
+    }
+}
+
+/// Kills a process group (`kill -KILL -<pgid>`) when dropped while armed.
+struct GroupKiller(Option<u32>);
+
+impl GroupKiller {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// The JSONL events of one `codex exec --json` run.
+struct Exec {
+    thread_id: String,
+    events: Vec<Value>,
+}
+
+impl Exec {
+    /// Completed `mcp_tool_call` items, in order.
+    fn mcp_calls(&self) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["type"] == json!("item.completed"))
+            .map(|e| &e["item"])
+            .filter(|i| i["type"] == json!("mcp_tool_call"))
+            .collect()
+    }
+
+    /// Assert that exactly `tools` were called on our server, in order, each
+    /// completed without error and without `isError`; return their structured results.
+    fn assert_calls(&self, tools: &[&str]) -> Vec<Value> {
+        let calls = self.mcp_calls();
+        let names: Vec<&str> = calls.iter().filter_map(|c| c["tool"].as_str()).collect();
+        assert_eq!(names, tools, "mcp_tool_call items: {calls:#?}");
+        calls
+            .iter()
+            .map(|c| {
+                assert_eq!(c["server"], json!(SERVER), "{c}");
+                assert_eq!(c["status"], json!("completed"), "{c}");
+                assert!(c["error"].is_null(), "{c}");
+                let sc = c["result"]["structured_content"].clone();
+                assert!(
+                    sc.is_object() && sc.get("error").is_none(),
+                    "the tool refused: {c}"
+                );
+                sc
+            })
+            .collect()
+    }
+
+    fn last_message(&self) -> Option<&str> {
+        self.events
+            .iter()
+            .rev()
+            .filter(|e| e["type"] == json!("item.completed"))
+            .map(|e| &e["item"])
+            .filter(|i| i["type"] == json!("agent_message"))
+            .find_map(|i| i["text"].as_str())
+    }
+}
+
+/// The text Codex fed back to the model for a function call.
+fn output_text(output: &Value) -> String {
+    match &output["output"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+/// Tool names of namespace `mcp__codenator` in a `tool_search_output`.
+fn searched_tools(output: &Value) -> Vec<String> {
+    output["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|ns| ns["name"] == json!(format!("mcp__{SERVER}")))
+        .flat_map(|ns| ns["tools"].as_array().into_iter().flatten())
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Check the mock consumed exactly its script and saw no compressed bodies.
+fn assert_script_done(mock: &MockModel) {
+    assert_eq!(mock.remaining(), 0, "Codex stopped before the script ended");
+    assert_eq!(mock.overruns(), 0, "Codex asked for more than the script");
+    let requests = mock.requests();
+    let background = requests.iter().filter(|r| !r.is_main()).count();
+    eprintln!(
+        "mock model: {} requests so far ({background} background)",
+        requests.len()
+    );
+    for r in requests {
+        assert!(
+            r.body.get("undecoded_content_encoding").is_none(),
+            "Codex compressed a request body: {:?}",
+            r.headers
+        );
+    }
+}
+
+fn is_thread_id(s: &str) -> bool {
+    s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+fn slot_row<'a>(status: &'a Value, slot: &str) -> &'a Value {
+    status["slots"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["slot"] == json!(slot)))
+        .unwrap_or_else(|| panic!("slot {slot} missing from {status}"))
+}
+
+/// (a) Worker and coordinator sessions, each a real `codex exec` with the
+/// server configured as the plugin does it (no `--agent`: identity comes from
+/// the thread Codex names in `_meta.threadId`), drive a task from creation to
+/// the commit report in the coordinator's inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_sessions_drive_a_task_through_the_ledger() -> anyhow::Result<()> {
+    require_codex();
+    within_deadline(
+        "codex_sessions_drive_a_task_through_the_ledger",
+        codex_sessions_drive_a_task_through_the_ledger_body(),
+    )
+    .await
+}
+
+async fn codex_sessions_drive_a_task_through_the_ledger_body() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let sb = Sandbox::new();
+    let ledger_root = sb.path("ledger");
+    let mock = MockModel::start(Vec::new()).await?;
+    let server = bin("codenator-mcp");
+    sb.write_config(
+        &mock,
+        &format!(
+            r#"[features]
+plugins = false
+
+[mcp_servers.{SERVER}]
+command = {cmd}
+args = ["--root", {root}]
+env = {{ RUST_LOG = "warn" }}
+startup_timeout_sec = 20
+tool_timeout_sec = 120
+required = true
+"#,
+            cmd = toml_str(server.to_str().expect("utf-8 path")),
+            root = toml_str(ledger_root.to_str().expect("utf-8 path")),
+        ),
+    );
+    let worktree = sb.work();
+    let worktree = worktree.to_str().expect("utf-8 path");
+
+    // 1. A worker session registers its slot (binding its Codex thread).
+    mock.push(vec![
+        Step::tool_search("search_w1", "codenator register slot"),
+        Step::mcp_call(
+            SERVER,
+            "call_reg_w",
+            "register_slot",
+            json!({"slot": "worker-1", "project": "e2e", "worktree": worktree,
+                   "branch": "feat/e2e", "status": "active"}),
+        ),
+        Step::message("Registered as worker-1."),
+    ]);
+    let w1 = sb
+        .exec(None, "Register this session as codenator slot worker-1.")
+        .await;
+    assert_script_done(&mock);
+    let worker_thread = w1.thread_id.clone();
+    assert!(is_thread_id(&worker_thread), "{worker_thread}");
+    let res = w1.assert_calls(&["register_slot"]);
+    assert_eq!(res[0]["slot"]["slot"], json!("worker-1"));
+    assert_eq!(res[0]["slot"]["codex_thread_id"], json!(worker_thread));
+    assert_eq!(w1.last_message(), Some("Registered as worker-1."));
+
+    // What Codex sent the model: our tools found by tool_search, then the result.
+    let search = mock
+        .find_output("tool_search_output", "search_w1")
+        .expect("Codex answered the tool search");
+    let found = searched_tools(&search);
+    for t in ["register_slot", "claim_next_task", "report_commit"] {
+        assert!(found.iter().any(|f| f == t), "{t} not in {found:?}");
+    }
+    let reg_out = mock
+        .find_output("function_call_output", "call_reg_w")
+        .expect("Codex returned the register_slot result");
+    let text = output_text(&reg_out);
+    assert!(
+        text.contains("worker-1") && text.contains(&worker_thread),
+        "{text}"
+    );
+
+    // 2. The coordinator session binds its own thread and queues a task.
+    mock.push(vec![
+        Step::tool_search("search_c1", "codenator create task"),
+        Step::mcp_call(
+            SERVER,
+            "call_reg_c",
+            "register_slot",
+            json!({"slot": "coordinator"}),
+        ),
+        Step::mcp_call(
+            SERVER,
+            "call_task",
+            "create_task",
+            json!({"slot": "worker-1", "task_id": "e2e-task-1", "title": "Add e2e.txt",
+                   "message": "Create e2e.txt, commit, then report the commit.",
+                   "branch": "feat/e2e"}),
+        ),
+        Step::message("Queued e2e-task-1 for worker-1."),
+    ]);
+    let c1 = sb
+        .exec(
+            None,
+            "As the codenator coordinator, queue a task for worker-1.",
+        )
+        .await;
+    assert_script_done(&mock);
+    let coordinator_thread = c1.thread_id.clone();
+    assert_ne!(coordinator_thread, worker_thread);
+    let res = c1.assert_calls(&["register_slot", "create_task"]);
+    assert_eq!(res[0]["slot"]["codex_thread_id"], json!(coordinator_thread));
+    assert_eq!(res[1]["task"]["task_id"], json!("e2e-task-1"), "{}", res[1]);
+    assert_eq!(res[1]["task"]["status"], json!("queued"), "{}", res[1]);
+
+    // 3. The worker's thread resumes (a new server process, the same thread):
+    //    it is still worker-1, claims the task and reports the commit.
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    mock.push(vec![
+        Step::tool_search("search_w2", "codenator claim task report commit"),
+        Step::mcp_call(
+            SERVER,
+            "call_claim",
+            "claim_next_task",
+            json!({"slot": "worker-1", "run_id": "run-e2e-1"}),
+        ),
+        Step::mcp_call(
+            SERVER,
+            "call_report",
+            "report_commit",
+            json!({"slot": "worker-1", "task_id": "e2e-task-1", "sha": sha,
+                   "branch": "feat/e2e", "subject": "e2e: add e2e.txt",
+                   "changed": ["A\te2e.txt"], "run_id": "run-e2e-1"}),
+        ),
+        Step::message("Claimed e2e-task-1 and reported the commit."),
+    ]);
+    let w2 = sb
+        .exec(
+            Some(&worker_thread),
+            "Claim your next codenator task and report it.",
+        )
+        .await;
+    assert_script_done(&mock);
+    assert_eq!(w2.thread_id, worker_thread, "resume kept the thread");
+    let res = w2.assert_calls(&["claim_next_task", "report_commit"]);
+    assert_eq!(res[0]["claimed"], json!(true), "{}", res[0]);
+    assert_eq!(res[0]["task"]["task_id"], json!("e2e-task-1"));
+    assert_eq!(res[1]["task"]["status"], json!("reported"), "{}", res[1]);
+    assert_eq!(res[1]["report"]["sha"], json!(sha));
+    assert_eq!(res[1]["message"]["to"], json!("coordinator"));
+    let claim_out = mock
+        .find_output("function_call_output", "call_claim")
+        .expect("Codex returned the claim result");
+    assert!(output_text(&claim_out).contains("e2e-task-1"));
+
+    // 4. The coordinator's thread resumes and reads the report from its inbox.
+    mock.push(vec![
+        Step::mcp_call(
+            SERVER,
+            "call_inbox",
+            "read_inbox",
+            json!({"slot": "coordinator", "mark_read": false}),
+        ),
+        Step::message("worker-1 reported e2e-task-1."),
+    ]);
+    let c2 = sb
+        .exec(Some(&coordinator_thread), "Read your codenator inbox.")
+        .await;
+    assert_script_done(&mock);
+    let res = c2.assert_calls(&["read_inbox"]);
+    let msgs = res[0]["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), 1, "{}", res[0]);
+    assert_eq!(msgs[0]["type"], json!("commit_report"));
+    let inbox_out = mock
+        .find_output("function_call_output", "call_inbox")
+        .expect("Codex returned the inbox");
+    assert!(output_text(&inbox_out).contains("commit_report"));
+
+    // The ledger itself, read by a separate client.
+    let co = connect(&ledger_root, "coordinator").await?;
+    let status = call(&co, "get_status", json!({})).await?;
+    assert_eq!(
+        slot_row(&status, "worker-1")["codex_thread_id"],
+        json!(worker_thread),
+        "{status}"
+    );
+    assert_eq!(
+        slot_row(&status, "coordinator")["codex_thread_id"],
+        json!(coordinator_thread),
+        "{status}"
+    );
+    assert_eq!(
+        slot_row(&status, "worker-1")["current_task_status"],
+        json!("reported"),
+        "{status}"
+    );
+    let inbox = call(
+        &co,
+        "read_inbox",
+        json!({"slot": "coordinator", "mark_read": false}),
+    )
+    .await?;
+    let msgs = inbox["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), 1, "{inbox}");
+    assert_eq!(msgs[0]["type"], json!("commit_report"));
+    assert_eq!(msgs[0]["from"], json!("worker-1"));
+    assert_eq!(msgs[0]["task_id"], json!("e2e-task-1"));
+    assert_eq!(msgs[0]["payload"]["sha"], json!(sha));
+    co.cancel().await?;
+
+    eprintln!(
+        "codex_sessions_drive_a_task_through_the_ledger: {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Copy the plugin bundle (exactly the files Codex reads) out of the checkout.
+fn copy_plugin(to: &Path) {
+    let root = repo_root();
+    for rel in [
+        ".codex-plugin/plugin.json",
+        ".mcp.json",
+        "skills/codenator/SKILL.md",
+        "skills/codenator/agents/openai.yaml",
+    ] {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(root.join(rel), &dest)
+            .unwrap_or_else(|e| panic!("copy {rel}: {e} (the plugin bundle is incomplete)"));
+    }
+}
+
+/// (b) The plugin installs from a local marketplace into a fresh
+/// `CODEX_HOME`; Codex lists its MCP server, starts it through the plugin's
+/// `.mcp.json` (command `codenator-mcp` found on `PATH`, ledger root
+/// defaulting to `$HOME/.codenator`, or `AURALIS_CODENATOR_ROOT` when set;
+/// `AURALIS_CODENATOR_AGENT` passed through), the plugin's skill is offered
+/// to the model, and its tool search finds our tools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_installs_from_a_local_marketplace() -> anyhow::Result<()> {
+    require_codex();
+    within_deadline(
+        "plugin_installs_from_a_local_marketplace",
+        plugin_installs_from_a_local_marketplace_body(),
+    )
+    .await
+}
+
+async fn plugin_installs_from_a_local_marketplace_body() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(
+        repo_root().join(".codex-plugin/plugin.json"),
+    )?)?;
+    let version = manifest["version"]
+        .as_str()
+        .expect("plugin version")
+        .to_string();
+    assert_eq!(manifest["name"], json!("codenator"));
+
+    let mut sb = Sandbox::new();
+    let market = sb.path("market");
+    copy_plugin(&market.join("plugins/codenator"));
+    std::fs::create_dir_all(market.join(".agents/plugins"))?;
+    std::fs::write(
+        market.join(".agents/plugins/marketplace.json"),
+        serde_json::to_string_pretty(&json!({
+            "name": "codenator-local",
+            "interface": {"displayName": "codenator (local checkout)"},
+            "plugins": [{
+                "name": "codenator",
+                "source": {"source": "local", "path": "./plugins/codenator"},
+                "policy": {"installation": "AVAILABLE", "authentication": "ON_INSTALL"},
+                "category": "Coding",
+            }],
+        }))?,
+    )?;
+    let mock = MockModel::start(Vec::new()).await?;
+    // Plugins stay enabled here (they are what is tested); remote plugin
+    // features are off so nothing but the loopback mock is contacted.
+    sb.write_config(
+        &mock,
+        "[features]\nremote_plugin = false\nplugin_sharing = false\n",
+    );
+    // The plugin runs `codenator-mcp` from PATH: put the freshly built one first.
+    sb.path_prefix.push(
+        bin("codenator-mcp")
+            .parent()
+            .expect("bin dir")
+            .to_path_buf(),
+    );
+
+    let market_s = market.to_str().expect("utf-8 path");
+    let out = sb.run(&["plugin", "marketplace", "add", market_s]).await;
+    assert!(out.contains("codenator-local"), "{out}");
+    let out = sb
+        .run(&["plugin", "add", "codenator@codenator-local"])
+        .await;
+    assert!(out.contains("codenator"), "{out}");
+    let installed = sb
+        .codex_home()
+        .join("plugins/cache/codenator-local/codenator")
+        .join(&version);
+    for rel in [
+        ".codex-plugin/plugin.json",
+        ".mcp.json",
+        "skills/codenator/SKILL.md",
+        "skills/codenator/agents/openai.yaml",
+    ] {
+        assert!(
+            installed.join(rel).is_file(),
+            "{rel} not installed in {}",
+            installed.display()
+        );
+    }
+    let out = sb.run(&["plugin", "list"]).await;
+    assert!(
+        out.contains("codenator@codenator-local") && out.contains("installed, enabled"),
+        "{out}"
+    );
+
+    // Codex lists the plugin's MCP server.
+    let out = sb.run(&["mcp", "list", "--json"]).await;
+    let servers: Value = serde_json::from_str(&out)?;
+    let entry = servers
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == json!(SERVER)))
+        .unwrap_or_else(|| panic!("no {SERVER} server in {out}"));
+    assert_eq!(entry["enabled"], json!(true), "{entry}");
+    assert!(
+        entry["transport"].to_string().contains("codenator-mcp"),
+        "{entry}"
+    );
+
+    // A turn: tool_search finds our tools, and a call reaches the server the
+    // plugin started, whose ledger root defaults to $HOME/.codenator.
+    mock.push(vec![
+        Step::tool_search("search_p1", "codenator register slot inbox task"),
+        Step::mcp_call(
+            SERVER,
+            "call_reg_p",
+            "register_slot",
+            json!({"slot": "plugin-worker"}),
+        ),
+        Step::message("Registered."),
+    ]);
+    let run = sb
+        .exec(
+            None,
+            "Register this session as codenator slot plugin-worker.",
+        )
+        .await;
+    assert_script_done(&mock);
+    let res = run.assert_calls(&["register_slot"]);
+    assert_eq!(res[0]["slot"]["codex_thread_id"], json!(run.thread_id));
+    let search = mock
+        .find_output("tool_search_output", "search_p1")
+        .expect("Codex answered the tool search");
+    let found = searched_tools(&search);
+    eprintln!(
+        "tool_search found {} codenator tools: {found:?}",
+        found.len()
+    );
+    // Every tool the skill tells sessions to use.
+    for t in [
+        "register_slot",
+        "record_heartbeat",
+        "read_inbox",
+        "claim_next_task",
+        "report_commit",
+        "update_task",
+        "create_task",
+        "plan_wake",
+        "record_summary_pause",
+    ] {
+        assert!(
+            found.iter().any(|f| f == t),
+            "{t} not in {found:?}: {search}"
+        );
+    }
+    // The plugin's skill is offered to the model.
+    let first = mock.request_for_step(0).expect("first request");
+    assert!(
+        first.body.to_string().contains("codenator:codenator"),
+        "the skill codenator:codenator is not in the first request"
+    );
+    let default_root = sb.home().join(".codenator");
+    let co = connect(&default_root, "coordinator").await?;
+    let status = call(&co, "get_status", json!({})).await?;
+    assert_eq!(
+        slot_row(&status, "plugin-worker")["codex_thread_id"],
+        json!(run.thread_id),
+        "{status}"
+    );
+    co.cancel().await?;
+
+    // AURALIS_CODENATOR_ROOT in Codex's environment is passed through and wins.
+    let shared = sb.path("shared-root");
+    sb.env.push((
+        "AURALIS_CODENATOR_ROOT".into(),
+        shared.to_str().expect("utf-8 path").into(),
+    ));
+    mock.push(vec![
+        Step::mcp_call(
+            SERVER,
+            "call_reg_q",
+            "register_slot",
+            json!({"slot": "shared-worker"}),
+        ),
+        Step::message("Registered."),
+    ]);
+    let run2 = sb
+        .exec(
+            None,
+            "Register this session as codenator slot shared-worker.",
+        )
+        .await;
+    assert_script_done(&mock);
+    run2.assert_calls(&["register_slot"]);
+    let co = connect(&shared, "coordinator").await?;
+    let status = call(&co, "get_status", json!({})).await?;
+    assert_eq!(
+        slot_row(&status, "shared-worker")["codex_thread_id"],
+        json!(run2.thread_id),
+        "{status}"
+    );
+    co.cancel().await?;
+
+    // AURALIS_CODENATOR_AGENT is passed through too: the session speaks as that slot.
+    sb.env
+        .push(("AURALIS_CODENATOR_AGENT".into(), "fixed-agent".into()));
+    mock.push(vec![
+        Step::mcp_call(
+            SERVER,
+            "call_send",
+            "send_message",
+            json!({"to": "coordinator", "message": "hello from a fixed agent"}),
+        ),
+        Step::message("Sent."),
+    ]);
+    let run3 = sb
+        .exec(None, "Say hello to the codenator coordinator.")
+        .await;
+    assert_script_done(&mock);
+    let res = run3.assert_calls(&["send_message"]);
+    assert_eq!(
+        res[0]["message"]["from"],
+        json!("fixed-agent"),
+        "{}",
+        res[0]
+    );
+
+    eprintln!(
+        "plugin_installs_from_a_local_marketplace: {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
