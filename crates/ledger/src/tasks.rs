@@ -14,8 +14,11 @@
 //! - it records the mtimes of `tasks/` and `reports/` after each update, so a
 //!   file added by another tool (the reference CLI) also forces a rebuild.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -187,11 +190,11 @@ pub struct TaskRow {
 
 impl TaskRow {
     /// Queue order: oldest assignment first, then ledger order, then id.
-    pub fn queue_key(&self) -> (String, u64, String) {
+    pub fn queue_key(&self) -> (&str, u64, &str) {
         (
-            self.assigned_at.clone().unwrap_or_default(),
+            self.assigned_at.as_deref().unwrap_or(""),
             self.assign_seq.unwrap_or(0),
-            self.task_id.clone(),
+            &self.task_id,
         )
     }
 
@@ -216,6 +219,11 @@ const RECENT_REPORTS: usize = 100;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct WorkIndex {
     pub version: u32,
+    /// Changes on every save (nanoseconds of the save). It is serialised
+    /// first after `version`, so a reader can tell from the file's first
+    /// bytes whether its in-memory copy is current.
+    #[serde(default)]
+    pub generation: u64,
     /// Unused since the pending marker became a file; kept so older index
     /// files still parse.
     #[serde(default, skip_serializing)]
@@ -328,14 +336,14 @@ impl WorkIndex {
     /// Open tasks of one slot in queue order.
     pub fn open_for(&self, slot: &str) -> Vec<&TaskRow> {
         let mut v: Vec<&TaskRow> = self.open.values().filter(|r| r.slot == slot).collect();
-        v.sort_by_key(|r| r.queue_key());
+        v.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
         v
     }
 
     /// Open tasks in queue order.
     pub fn open_sorted(&self) -> Vec<&TaskRow> {
         let mut v: Vec<&TaskRow> = self.open.values().collect();
-        v.sort_by_key(|r| r.queue_key());
+        v.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
         v
     }
 
@@ -376,9 +384,7 @@ impl WorkIndex {
 /// Load the work index, rebuilding it from the task and report files when it
 /// cannot be trusted. With `persist` (exclusive lock held) a rebuild is saved.
 pub(crate) fn load_index(store: &Store, persist: bool) -> Result<WorkIndex> {
-    let idx = fsutil::read_json::<WorkIndex>(&store.path(WORK_INDEX))
-        .ok()
-        .flatten();
+    let idx = read_cached(store);
     let (tm, rm) = now_mtimes(store);
     if let Some(idx) = idx.filter(|i| {
         i.version == WORK_VERSION
@@ -452,7 +458,60 @@ pub(crate) fn json_files(store: &Store, sub: &str) -> Vec<String> {
 }
 
 fn save_index(store: &Store, idx: &mut WorkIndex) -> Result<()> {
-    fsutil::write_json(&store.path(WORK_INDEX), idx, Durability::Derived)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    idx.generation = now.max(idx.generation + 1);
+    fsutil::write_json(&store.path(WORK_INDEX), idx, Durability::Derived)?;
+    remember(store, idx);
+    Ok(())
+}
+
+/// The last work index this process read or wrote, per store: parsing the
+/// index is the main cost of a read, and between writes it does not change.
+type Cache = Mutex<HashMap<PathBuf, Arc<WorkIndex>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(Cache::default)
+}
+
+fn remember(store: &Store, idx: &WorkIndex) {
+    if let Ok(mut c) = cache().lock() {
+        c.insert(store.dir().to_path_buf(), Arc::new(idx.clone()));
+    }
+}
+
+/// The generation recorded at the start of the index file.
+fn file_generation(bytes: &[u8]) -> Option<u64> {
+    let head = std::str::from_utf8(&bytes[..bytes.len().min(80)]).ok()?;
+    let rest = head.split("\"generation\":").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Read the work index, from the cache when the file's generation matches.
+fn read_cached(store: &Store) -> Option<WorkIndex> {
+    let path = store.path(WORK_INDEX);
+    let mut f = fs::File::open(&path).ok()?;
+    let mut head = [0u8; 80];
+    let n = f.read(&mut head).ok()?;
+    let generation = file_generation(&head[..n]);
+    if let (Some(g), Ok(c)) = (generation, cache().lock()) {
+        if let Some(hit) = c.get(store.dir()).filter(|i| i.generation == g) {
+            return Some(WorkIndex::clone(hit));
+        }
+    }
+    let mut bytes = head[..n].to_vec();
+    f.read_to_end(&mut bytes).ok()?;
+    let idx: WorkIndex = serde_json::from_slice(&bytes).ok()?;
+    if generation == Some(idx.generation) {
+        remember(store, &idx);
+    }
+    Some(idx)
 }
 
 /// Mark the index as in flux before a primary write (exclusive lock held).

@@ -1,0 +1,184 @@
+//! Which slot owns a directory, and the hook error log.
+//!
+//! A slot owns a directory when its registered worktree is that directory or
+//! contains it. Paths are compared component by component and
+//! case-sensitively (the reference compared lower-cased string prefixes, so
+//! `/wt/a` claimed `/wt/abc` and `/WT/A`); when several worktrees contain the
+//! directory (nested worktrees) the deepest one wins, and two slots
+//! registered on the same worktree are reported as ambiguous rather than
+//! resolved by registry order.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::error::Result;
+use crate::fsutil::{self, Durability};
+use crate::registry::{Registry, str_field};
+use crate::store::Store;
+use crate::{messages, time};
+
+/// The answer to "which slot owns this directory?".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotMatch {
+    /// No registered worktree contains the directory.
+    None,
+    /// Exactly one slot's worktree is the deepest that contains it.
+    One(String),
+    /// Several slots registered the same (deepest) worktree.
+    Ambiguous(Vec<String>),
+}
+
+impl SlotMatch {
+    /// The slot, when exactly one matched.
+    pub fn slot(&self) -> Option<&str> {
+        match self {
+            SlotMatch::One(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Lexically normalise an absolute path: drop `.` and resolve `..`.
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The forms a path may be compared in: as written (normalised), and with
+/// symlinks resolved when it exists.
+fn forms(p: &Path) -> Vec<PathBuf> {
+    let mut v = vec![normalise(p)];
+    if let Ok(c) = std::fs::canonicalize(p)
+        && !v.contains(&c)
+    {
+        v.push(c);
+    }
+    v
+}
+
+/// Which registered slot owns `path` (pure: the caller loaded the registry).
+pub fn slot_for_path(reg: &Registry, path: &Path) -> SlotMatch {
+    if !path.is_absolute() {
+        return SlotMatch::None;
+    }
+    let targets = forms(path);
+    // (depth of the matching worktree, slot)
+    let mut hits: Vec<(usize, String)> = Vec::new();
+    for slot in reg.all_slots() {
+        let Some(e) = reg.entry(&slot) else { continue };
+        let wt = str_field(e, "worktree");
+        if wt.is_empty() || !Path::new(wt).is_absolute() {
+            continue;
+        }
+        let best = forms(Path::new(wt))
+            .into_iter()
+            .filter(|w| targets.iter().any(|t| t.starts_with(w)))
+            .map(|w| w.components().count())
+            .max();
+        if let Some(depth) = best {
+            hits.push((depth, slot));
+        }
+    }
+    let Some(deepest) = hits.iter().map(|(d, _)| *d).max() else {
+        return SlotMatch::None;
+    };
+    let mut slots: Vec<String> = hits
+        .into_iter()
+        .filter(|(d, _)| *d == deepest)
+        .map(|(_, s)| s)
+        .collect();
+    slots.sort();
+    slots.dedup();
+    if slots.len() == 1 {
+        SlotMatch::One(slots.remove(0))
+    } else {
+        SlotMatch::Ambiguous(slots)
+    }
+}
+
+impl Store {
+    /// Which registered slot owns `path` (read under the shared lock).
+    pub fn slot_for_path(&self, path: &Path) -> Result<SlotMatch> {
+        let reg = {
+            let _l = self.lock_shared()?;
+            self.registry()?
+        };
+        Ok(slot_for_path(&reg, path))
+    }
+
+    /// Keep a hook failure as `reports/<stamp>_hook_error.json` (the
+    /// reference's file; report listings skip it). Returns the file written.
+    pub fn record_hook_error(&self, message: &str, context: Value) -> Result<PathBuf> {
+        let now = time::now();
+        let id = messages::new_id("hook");
+        let record = json!({
+            "id": id,
+            "type": "hook_error",
+            "message": message.chars().take(4_000).collect::<String>(),
+            "context": context,
+            "created_at": now,
+        });
+        let _lock = self.lock_exclusive()?;
+        let mut path = self.path(&format!("reports/{}_hook_error.json", time::stamp(&now)));
+        if path.exists() {
+            path = self.path(&format!(
+                "reports/{}_{id}_hook_error.json",
+                time::stamp(&now)
+            ));
+        }
+        fsutil::write_json(&path, &record, Durability::Durable)?;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(store: &Store, worktrees: &[(&str, &str)]) -> Registry {
+        let mut r = store.registry().expect("registry");
+        for (slot, wt) in worktrees {
+            r.entry_mut(slot).insert("worktree".into(), json!(wt));
+        }
+        r
+    }
+
+    #[test]
+    fn exact_inside_longest_and_case_sensitive() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path(), "coordinator").expect("open");
+        let r = reg(
+            &store,
+            &[
+                ("outer", "/nowhere/wt"),
+                ("inner", "/nowhere/wt/sub"),
+                ("abc", "/nowhere/abc"),
+            ],
+        );
+        let m = |p: &str| slot_for_path(&r, Path::new(p));
+        assert_eq!(m("/nowhere/wt"), SlotMatch::One("outer".into()));
+        assert_eq!(m("/nowhere/wt/x/y"), SlotMatch::One("outer".into()));
+        assert_eq!(m("/nowhere/wt/sub/deeper"), SlotMatch::One("inner".into()));
+        assert_eq!(m("/nowhere/wt/sub/../x"), SlotMatch::One("outer".into()));
+        // A string prefix is not a path prefix, and case matters.
+        assert_eq!(m("/nowhere/wtx"), SlotMatch::None);
+        assert_eq!(m("/nowhere/ab"), SlotMatch::None);
+        assert_eq!(m("/NOWHERE/wt"), SlotMatch::None);
+        assert_eq!(m("relative/wt"), SlotMatch::None);
+        let r2 = reg(&store, &[("a", "/same"), ("b", "/same/")]);
+        assert_eq!(
+            slot_for_path(&r2, Path::new("/same/x")),
+            SlotMatch::Ambiguous(vec!["a".into(), "b".into()])
+        );
+    }
+}
