@@ -99,6 +99,31 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
         })
 }
 
+/// Overwrite an existing small derived file in place with one write of one
+/// page, padded with spaces (JSON readers skip trailing white space).
+///
+/// One write of at most a page at offset 0 is never half-applied when the
+/// writer is killed, and readers hold the shared lock while writers hold
+/// the exclusive one, so nobody sees it mid-way. Returns false (and writes
+/// nothing) when the file does not exist yet or the content is larger than
+/// a page; the caller then writes it atomically by rename.
+pub fn overwrite_page(path: &Path, bytes: &[u8]) -> Result<bool> {
+    const PAGE: usize = 4096;
+    if bytes.len() > PAGE {
+        return Ok(false);
+    }
+    let f = match OpenOptions::new().write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).at(path),
+    };
+    let mut page = [b' '; PAGE];
+    page[..bytes.len()].copy_from_slice(bytes);
+    page[PAGE - 1] = b'\n';
+    std::os::unix::fs::FileExt::write_all_at(&f, &page, 0).at(path)?;
+    Ok(true)
+}
+
 /// fsync a directory so a rename or a new entry in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).at(dir)?.sync_all().at(dir)

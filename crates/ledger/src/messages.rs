@@ -332,7 +332,16 @@ fn reset_index_files(store: &Store) -> Result<()> {
 }
 
 fn save_state(store: &Store, state: &IndexState) -> Result<()> {
-    fsutil::write_json(&store.path(STATE), state, Durability::Derived)
+    // Rewritten on every append: in place when it fits one page (no new
+    // file, no rename), else by the usual temp file and rename.
+    let bytes = serde_json::to_vec(state).map_err(|e| Error::Damaged {
+        path: STATE.into(),
+        reason: e.to_string(),
+    })?;
+    if fsutil::overwrite_page(&store.path(STATE), &bytes)? {
+        return Ok(());
+    }
+    fsutil::write_atomic(&store.path(STATE), &bytes, Durability::Derived)
 }
 
 /// Append records to a recipient's index file, skipping any already there

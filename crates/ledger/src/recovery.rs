@@ -38,8 +38,9 @@ pub struct RecoveryRequest {
 pub(crate) fn checked_at(v: Option<&str>) -> Result<(DateTime<Utc>, String)> {
     match v.filter(|s| !s.is_empty()) {
         Some(s) => Ok((
-            time::parse(s)
-                .ok_or_else(|| Error::invalid("checked_at", format!("not an ISO-8601 time: {s:?}")))?,
+            time::parse(s).ok_or_else(|| {
+                Error::invalid("checked_at", format!("not an ISO-8601 time: {s:?}"))
+            })?,
             s.to_string(),
         )),
         None => {
@@ -64,9 +65,7 @@ pub(crate) fn minutes(field: &str, v: Option<f64>, default: f64) -> Result<Durat
 /// Is the ISO time `t` older than `window` at `now`? An unparsable or
 /// missing time is `None` (the reference treated it as fresh).
 pub(crate) fn older_than(t: &Value, now: DateTime<Utc>, window: Duration) -> Option<bool> {
-    t.as_str()
-        .and_then(time::parse)
-        .map(|t| now - t > window)
+    t.as_str().and_then(time::parse).map(|t| now - t > window)
 }
 
 impl Store {
@@ -107,15 +106,17 @@ impl Store {
         // where only the file was written).
         let (mut hb_status, mut hb_at) = (
             e.get("heartbeat_status").cloned().unwrap_or(Value::Null),
-            e.get("heartbeat_checked_at").cloned().unwrap_or(Value::Null),
+            e.get("heartbeat_checked_at")
+                .cloned()
+                .unwrap_or(Value::Null),
         );
-        if hb_at.is_null() && ids::slot("slot", slot).is_ok() {
-            if let Ok(Some(Value::Object(hb))) =
+        if hb_at.is_null()
+            && ids::slot("slot", slot).is_ok()
+            && let Ok(Some(Value::Object(hb))) =
                 fsutil::read_json::<Value>(&self.path(&format!("heartbeat/{slot}.json")))
-            {
-                hb_status = hb.get("status").cloned().unwrap_or(Value::Null);
-                hb_at = hb.get("checked_at").cloned().unwrap_or(Value::Null);
-            }
+        {
+            hb_status = hb.get("status").cloned().unwrap_or(Value::Null);
+            hb_at = hb.get("checked_at").cloned().unwrap_or(Value::Null);
         }
         if let Value::Object(m) = &mut row {
             if let Some(t) = &task {

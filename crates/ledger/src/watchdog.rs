@@ -151,7 +151,10 @@ impl Store {
             Err(Error::Damaged { .. }) => Value::Null,
             Err(e) => return Err(e),
         };
-        let prev_notified = prev["last_notified"].as_object().cloned().unwrap_or_default();
+        let prev_notified = prev["last_notified"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let mut notified: Map<String, Value> = Map::new();
         // Prune: keep only notifications still inside the snooze window.
         for (k, v) in &prev_notified {
