@@ -500,10 +500,12 @@ fn read_cached(store: &Store) -> Option<WorkIndex> {
     let mut head = [0u8; 80];
     let n = f.read(&mut head).ok()?;
     let generation = file_generation(&head[..n]);
-    if let (Some(g), Ok(c)) = (generation, cache().lock()) {
-        if let Some(hit) = c.get(store.dir()).filter(|i| i.generation == g) {
-            return Some(WorkIndex::clone(hit));
-        }
+    let hit = match (generation, cache().lock()) {
+        (Some(g), Ok(c)) => c.get(store.dir()).filter(|i| i.generation == g).cloned(),
+        _ => None,
+    };
+    if let Some(hit) = hit {
+        return Some(WorkIndex::clone(&hit));
     }
     let mut bytes = head[..n].to_vec();
     f.read_to_end(&mut bytes).ok()?;
