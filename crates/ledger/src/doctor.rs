@@ -241,7 +241,7 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
                 || s.total != fresh.total
         }
     };
-    if drift || store.path("index/work.pending").exists() {
+    if drift || tasks::is_pending(store) {
         rep.add(
             "work_index_drift",
             "index/work.json",

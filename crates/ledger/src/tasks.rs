@@ -390,7 +390,7 @@ pub(crate) fn load_index(store: &Store, persist: bool) -> Result<WorkIndex> {
         i.version == WORK_VERSION
             && i.tasks_mtime == tm
             && i.reports_mtime == rm
-            && !store.path(WORK_PENDING).exists()
+            && !is_pending(store)
     }) {
         return Ok(idx);
     }
@@ -518,10 +518,7 @@ fn read_cached(store: &Store) -> Option<WorkIndex> {
 
 /// Mark the index as in flux before a primary write (exclusive lock held).
 pub(crate) fn begin(store: &Store) -> Result<()> {
-    let p = store.path(WORK_PENDING);
-    fs::File::create(&p)
-        .map(drop)
-        .map_err(|source| Error::Io { path: p, source })
+    set_pending(store, true)
 }
 
 /// Save the index after the primary writes (exclusive lock held).
@@ -530,13 +527,25 @@ pub(crate) fn commit(store: &Store, idx: &mut WorkIndex) -> Result<()> {
     idx.tasks_mtime = tm;
     idx.reports_mtime = rm;
     save_index(store, idx)?;
-    match fs::remove_file(store.path(WORK_PENDING)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
-            path: store.path(WORK_PENDING),
-            source: e,
-        }),
-        _ => Ok(()),
+    set_pending(store, false)
+}
+
+/// Is a writer (or a crashed one) between a primary write and the index
+/// update? The marker file holds `1` then; `0`, or no file, means no.
+pub fn is_pending(store: &Store) -> bool {
+    fs::read(store.path(WORK_PENDING))
+        .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'1'))
+        .unwrap_or(false)
+}
+
+/// Set the marker in place (no file created or removed per write).
+fn set_pending(store: &Store, on: bool) -> Result<()> {
+    let p = store.path(WORK_PENDING);
+    let flag: &[u8] = if on { b"1" } else { b"0" };
+    if fsutil::overwrite_page(&p, flag)? {
+        return Ok(());
     }
+    fsutil::write_atomic(&p, flag, Durability::Derived)
 }
 
 pub(crate) fn task_path(store: &Store, task_id: &str) -> std::path::PathBuf {
