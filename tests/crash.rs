@@ -11,7 +11,8 @@
 //! answer (read-only answers agreeing with the primary files before any
 //! write repairs an index), hold every acknowledged write, deliver every
 //! message exactly once, accept a retried `report_commit` and new writes.
-//! At the end `codenator doctor --repair` must clean up without losing an
+//! After every round `codenator doctor` must find only repairable damage;
+//! at the end `codenator doctor --repair` must clean up without losing an
 //! acknowledged write.
 //!
 //! The binaries must be current: `cargo test --workspace --test crash` does
@@ -419,6 +420,30 @@ impl Received {
         }
         Ok(())
     }
+}
+
+/// Run `codenator doctor --json` (with `--repair` when asked) on `root`.
+fn run_doctor(root: &Path, repair: bool) -> Result<(Option<i32>, Value)> {
+    let mut cmd = std::process::Command::new(bin("codenator"));
+    cmd.arg("doctor")
+        .arg("--json")
+        .arg("--root")
+        .arg(root)
+        .env_remove("AURALIS_CODENATOR_ROOT")
+        .env_remove("AURALIS_CODEXTRATOR_ROOT")
+        .env("RUST_LOG", "warn");
+    if repair {
+        cmd.arg("--repair");
+    }
+    let out = cmd.output().context("running codenator doctor")?;
+    let v: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "doctor printed no JSON: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    Ok((out.status.code(), v))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -857,6 +882,19 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
             "a new write damaged the ledger"
         );
         let _ = coord.cancel().await;
+        // After every round, `codenator doctor` answers, and everything it
+        // finds is repairable: the kills leave nothing it cannot fix.
+        let (code, report) = run_doctor(root, false)?;
+        ensure!(
+            matches!(code, Some(0 | 1)),
+            "round {round}: doctor failed: {report}"
+        );
+        for f in report["findings"].as_array().context("doctor findings")? {
+            ensure!(
+                f["repairable"] == json!(true),
+                "round {round}: doctor found something it cannot repair: {f}"
+            );
+        }
     }
 
     // `codenator doctor` finds what the rounds left (the torn lines, now
@@ -864,28 +902,7 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
     // clean afterwards. The one finding it may keep is a task.assign whose
     // create_task was killed before its task file was written: never for
     // an acknowledged task.
-    let doctor = |repair: bool| -> Result<(Option<i32>, Value)> {
-        let mut cmd = std::process::Command::new(bin("codenator"));
-        cmd.arg("doctor")
-            .arg("--json")
-            .arg("--root")
-            .arg(root)
-            .env_remove("AURALIS_CODENATOR_ROOT")
-            .env_remove("AURALIS_CODEXTRATOR_ROOT")
-            .env("RUST_LOG", "warn");
-        if repair {
-            cmd.arg("--repair");
-        }
-        let out = cmd.output().context("running codenator doctor")?;
-        let v: Value = serde_json::from_slice(&out.stdout).with_context(|| {
-            format!(
-                "doctor printed no JSON: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })?;
-        Ok((out.status.code(), v))
-    };
+    let doctor = |repair: bool| run_doctor(root, repair);
     let before = read_ledger(root)?;
     let kinds = |v: &Value| -> Vec<String> {
         v["findings"]
