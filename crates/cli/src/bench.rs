@@ -486,81 +486,127 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    print_markdown(&args, &floor, &ours, reference.as_ref());
+    Ok(())
+}
+
+/// The report as Markdown tables (what the README's benchmark section holds).
+fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&Report>) {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mode = if args.quick { "quick" } else { "full" };
     println!(
-        "codenator bench ({} cores, {})",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        if args.quick { "quick" } else { "full" }
-    );
-    println!(
-        "\nfsync floor (append + fdatasync): p50 {}  p95 {}",
+        "codenator bench ({mode} run, {cores} cores); fsync floor (append + fdatasync): p50 {}, p95 {}\n",
         us(floor.p50),
         us(floor.p95)
     );
-    let ratio = |a: f64, b: Option<f64>| {
-        b.map(|b| format!("  ({:.1}x faster than the reference)", b / a))
-            .unwrap_or_default()
+    let vs = |a: f64, b: Option<f64>| {
+        b.map(|b| format!("{} ({:.0}x)", us(b), b / a))
+            .unwrap_or_else(|| "-".into())
     };
+    println!("| measure | codenator p50 | p95 | p99 | reference p50 (ratio) | notes |");
+    println!("|---|---|---|---|---|---|");
     println!(
-        "\ncold start (spawn to initialize answered): p50 {}  p95 {}{}",
+        "| cold start: spawn to `initialize` answered | {} | {} | {} | {} | |",
         us(ours.cold_start.p50),
         us(ours.cold_start.p95),
-        ratio(
-            ours.cold_start.p50,
-            reference.as_ref().map(|r| r.cold_start.p50)
-        )
+        us(ours.cold_start.p99),
+        vs(ours.cold_start.p50, reference.map(|r| r.cold_start.p50))
     );
-    println!(
-        "idle server resident memory: {} KiB",
-        ours.idle_rss_kb
-            .map(|k| k.to_string())
-            .unwrap_or("?".into())
-    );
-    println!("\ncalls on 1,000 tasks and 5,000 messages      p50        p95        p99   answer");
     for (i, (tool, p, bytes)) in ours.reads.iter().enumerate() {
-        let r = reference.as_ref().map(|r| r.reads[i].1.p50);
+        let r = reference.map(|r| r.reads[i].1.p50);
+        let rb = reference
+            .map(|r| format!(", reference {} B", r.reads[i].2))
+            .unwrap_or_default();
         println!(
-            "  {tool:<40} {:>9} {:>10} {:>10} {:>7} B{}",
+            "| `{tool}` (1,000 tasks, 5,000 messages) | {} | {} | {} | {} | answer {bytes} B{rb} |",
             us(p.p50),
             us(p.p95),
             us(p.p99),
-            bytes,
-            ratio(p.p50, r)
+            vs(p.p50, r)
         );
     }
     for (i, (tool, p)) in ours.writes.iter().enumerate() {
-        let r = reference.as_ref().map(|r| r.writes[i].1.p50);
+        let r = reference.map(|r| r.writes[i].1.p50);
         println!(
-            "  {tool:<40} {:>9} {:>10} {:>10}   {:.1}x fsync{}",
+            "| `{tool}` | {} | {} | {} | {} | {:.1}x the fsync floor |",
             us(p.p50),
             us(p.p95),
             us(p.p99),
-            p.p50 / floor.p50.max(1.0),
-            ratio(p.p50, r)
+            vs(p.p50, r),
+            p.p50 / floor.p50.max(1.0)
         );
     }
-    println!("\nread p50 as history grows (tasks fixed at 1,000)");
-    for (m, row) in &ours.growth {
-        let cells: Vec<String> = row.iter().map(|(t, v)| format!("{t} {}", us(*v))).collect();
-        println!("  {m:>7} messages: {}", cells.join(", "));
+    println!(
+        "| idle server resident memory | {} KiB | | | {} | |",
+        ours.idle_rss_kb
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "?".into()),
+        reference
+            .and_then(|r| r.idle_rss_kb)
+            .map(|k| format!("{k} KiB"))
+            .unwrap_or_else(|| "-".into())
+    );
+
+    println!("\nRead p50 as history grows (tasks fixed at 1,000):\n");
+    let tools: Vec<&str> = ours
+        .growth
+        .first()
+        .map(|(_, row)| row.iter().map(|(t, _)| t.as_str()).collect())
+        .unwrap_or_default();
+    println!(
+        "| messages | {} |",
+        tools
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(tools.len()));
+    for (i, (m, row)) in ours.growth.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(j, (_, v))| {
+                let r = reference
+                    .and_then(|r| r.growth.get(i))
+                    .map(|(_, rr)| rr[j].1);
+                match r {
+                    Some(r) => format!("{} (reference {})", us(*v), us(r)),
+                    None => us(*v),
+                }
+            })
+            .collect();
+        println!("| {m} | {} |", cells.join(" | "));
     }
-    println!("\nconcurrent writer processes (send_message)");
-    for (p, total, tput, ok) in &ours.contention {
+    if let (Some((_, first)), Some((m, last))) = (ours.growth.first(), ours.growth.last()) {
+        let worst = first
+            .iter()
+            .zip(last)
+            .map(|((t, a), (_, b))| (t, (b / a - 1.0) * 100.0))
+            .fold(("", f64::MIN), |acc, (t, g)| {
+                if g > acc.1 { (t.as_str(), g) } else { acc }
+            });
         println!(
-            "  {p:>2} processes: {total} messages, {tput:.0} msg/s, lost/duplicated: {}",
-            if *ok { "none" } else { "YES" }
+            "\nLargest growth up to {m} messages: `{}` {:+.0}%",
+            worst.0, worst.1
         );
     }
-    if let Some(r) = &reference {
-        println!("\nreference contention: {:?}", r.contention);
+
+    println!("\nConcurrent writer processes, each sending messages as fast as it can:\n");
+    println!(
+        "| processes | messages | codenator msg/s | lost or duplicated | reference msg/s | reference lost or duplicated |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (i, (p, total, tput, ok)) in ours.contention.iter().enumerate() {
+        let r = reference.and_then(|r| r.contention.get(i));
         println!(
-            "reference reads: {:?}",
-            r.reads
-                .iter()
-                .map(|(t, p, b)| (t, us(p.p50), b))
-                .collect::<Vec<_>>()
+            "| {p} | {total} | {tput:.0} | {} | {} | {} |",
+            if *ok { "none" } else { "YES" },
+            r.map(|r| format!("{:.0}", r.2))
+                .unwrap_or_else(|| "-".into()),
+            r.map(|r| if r.3 { "none" } else { "YES" }).unwrap_or("-")
         );
     }
-    Ok(())
 }
