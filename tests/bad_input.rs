@@ -217,48 +217,48 @@ async fn missing_mistyped_and_unknown_arguments() -> anyhow::Result<()> {
     )
     .await?;
 
-    // Wrong types: serde names the offending value and the expected type
-    // (it does not name the field; see the report).
+    // Wrong types: the error names the field, the offending value and the
+    // expected type.
     undecodable(
         &co,
         "read_inbox",
         json!({"slot": 5}),
-        "invalid type: integer `5`, expected a string",
+        "slot: invalid type: integer `5`, expected a string",
     )
     .await?;
     undecodable(
         &co,
         "read_inbox",
         json!({"slot": "coordinator", "mark_read": "yes"}),
-        "invalid type: string \"yes\", expected a boolean",
+        "mark_read: invalid type: string \"yes\", expected a boolean",
     )
     .await?;
     undecodable(
         &co,
         "send_message",
         json!({"to": "all", "message": "m", "payload": "text"}),
-        "invalid type: string \"text\"",
+        "payload: invalid type: string \"text\"",
     )
     .await?;
     undecodable(
         &co,
         "get_status",
         json!({"limit": "ten"}),
-        "invalid type: string \"ten\"",
+        "limit: invalid type: string \"ten\"",
     )
     .await?;
     undecodable(
         &co,
         "get_status",
         json!({"limit": -1}),
-        "invalid value: integer `-1`",
+        "limit: invalid value: integer `-1`",
     )
     .await?;
     undecodable(
         &co,
         "create_task",
         json!({"slot": "s", "title": "t", "message": "m", "dependency_ids": [1]}),
-        "expected a list of strings",
+        "dependency_ids: invalid type: expected a list of strings",
     )
     .await?;
 

@@ -18,6 +18,37 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
+/// Tool arguments that, when they do not decode, say which field is wrong
+/// (`slot: invalid type: integer 5, expected a string`): serde alone names
+/// the value but not the field. The schema is the wrapped type's.
+pub struct Args<T>(pub T);
+
+impl<'de, T: serde::de::DeserializeOwned> serde::Deserialize<'de> for Args<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        serde_path_to_error::deserialize(value)
+            .map(Args)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if path == "." {
+                    serde::de::Error::custom(inner)
+                } else {
+                    serde::de::Error::custom(format!("{path}: {inner}"))
+                }
+            })
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Args<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
 /// Environment variables, new name first, then the legacy name.
 pub const ROOT_VARS: [&str; 2] = ["AURALIS_CODENATOR_ROOT", "AURALIS_CODEXTRATOR_ROOT"];
 pub const AGENT_VARS: [&str; 2] = ["AURALIS_CODENATOR_AGENT", "AURALIS_CODEXTRATOR_AGENT"];
@@ -168,7 +199,7 @@ impl CodenatorServer {
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn get_status(
         &self,
-        Parameters(p): Parameters<api::GetStatus>,
+        Parameters(Args(p)): Parameters<Args<api::GetStatus>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("get_status", meta, None, move |s, c| s.get_status(c, &p))
@@ -184,7 +215,7 @@ impl CodenatorServer {
     ))]
     async fn register_slot(
         &self,
-        Parameters(p): Parameters<api::RegisterSlot>,
+        Parameters(Args(p)): Parameters<Args<api::RegisterSlot>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         let slot = Some(p.slot.clone());
@@ -202,7 +233,7 @@ impl CodenatorServer {
     ))]
     async fn send_message(
         &self,
-        Parameters(p): Parameters<api::SendMessage>,
+        Parameters(Args(p)): Parameters<Args<api::SendMessage>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("send_message", meta, None, move |s, c| {
@@ -219,7 +250,7 @@ impl CodenatorServer {
     ))]
     async fn read_inbox(
         &self,
-        Parameters(p): Parameters<api::ReadInbox>,
+        Parameters(Args(p)): Parameters<Args<api::ReadInbox>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("read_inbox", meta, None, move |s, c| s.read_inbox(c, &p))
@@ -230,7 +261,7 @@ impl CodenatorServer {
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn get_focus_board(
         &self,
-        Parameters(p): Parameters<api::GetFocusBoard>,
+        Parameters(Args(p)): Parameters<Args<api::GetFocusBoard>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("get_focus_board", meta, None, move |s, c| {
@@ -248,7 +279,7 @@ impl CodenatorServer {
     ))]
     async fn upsert_milestone(
         &self,
-        Parameters(p): Parameters<api::UpsertMilestone>,
+        Parameters(Args(p)): Parameters<Args<api::UpsertMilestone>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("upsert_milestone", meta, None, move |s, c| {
@@ -266,7 +297,7 @@ impl CodenatorServer {
     ))]
     async fn upsert_lane(
         &self,
-        Parameters(p): Parameters<api::UpsertLane>,
+        Parameters(Args(p)): Parameters<Args<api::UpsertLane>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("upsert_lane", meta, None, move |s, c| s.upsert_lane(c, &p))
@@ -281,7 +312,7 @@ impl CodenatorServer {
     ))]
     async fn create_task(
         &self,
-        Parameters(p): Parameters<api::CreateTask>,
+        Parameters(Args(p)): Parameters<Args<api::CreateTask>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("create_task", meta, None, move |s, c| s.create_task(c, &p))
@@ -296,7 +327,7 @@ impl CodenatorServer {
     ))]
     async fn claim_next_task(
         &self,
-        Parameters(p): Parameters<api::ClaimNextTask>,
+        Parameters(Args(p)): Parameters<Args<api::ClaimNextTask>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("claim_next_task", meta, None, move |s, c| {
@@ -313,7 +344,7 @@ impl CodenatorServer {
     ))]
     async fn update_task(
         &self,
-        Parameters(p): Parameters<api::UpdateTask>,
+        Parameters(Args(p)): Parameters<Args<api::UpdateTask>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("update_task", meta, None, move |s, c| s.update_task(c, &p))
@@ -329,7 +360,7 @@ impl CodenatorServer {
     ))]
     async fn report_commit(
         &self,
-        Parameters(p): Parameters<api::ReportCommit>,
+        Parameters(Args(p)): Parameters<Args<api::ReportCommit>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("report_commit", meta, None, move |s, c| {
@@ -347,7 +378,7 @@ impl CodenatorServer {
     ))]
     async fn record_heartbeat(
         &self,
-        Parameters(p): Parameters<api::RecordHeartbeat>,
+        Parameters(Args(p)): Parameters<Args<api::RecordHeartbeat>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("record_heartbeat", meta, None, move |s, c| {
@@ -360,7 +391,7 @@ impl CodenatorServer {
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn plan_wake(
         &self,
-        Parameters(p): Parameters<api::PlanWake>,
+        Parameters(Args(p)): Parameters<Args<api::PlanWake>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("plan_wake", meta, None, move |s, c| s.plan_wake(c, &p))
@@ -375,7 +406,7 @@ impl CodenatorServer {
     ))]
     async fn record_summary_pause(
         &self,
-        Parameters(p): Parameters<api::RecordSummaryPause>,
+        Parameters(Args(p)): Parameters<Args<api::RecordSummaryPause>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("record_summary_pause", meta, None, move |s, c| {
@@ -392,7 +423,7 @@ impl CodenatorServer {
     ))]
     async fn record_wake_attempt(
         &self,
-        Parameters(p): Parameters<api::RecordWakeAttempt>,
+        Parameters(Args(p)): Parameters<Args<api::RecordWakeAttempt>>,
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, McpError> {
         self.run("record_wake_attempt", meta, None, move |s, c| {
