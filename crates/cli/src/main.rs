@@ -1,19 +1,31 @@
 //! `codenator`: the command line. Parses arguments and dispatches to one
 //! module per command; all state goes through the `ledger` crate.
+//!
+//! The same program is also built as `codextrator` (the legacy name; see
+//! `src/bin/codextrator.rs`), which behaves identically.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod bench;
+mod commands;
 mod demo;
 mod doctor;
 
+use commands::{Common, Env};
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 the command ran and found problems \
+(doctor: problems remain; watchdog-check --exit-code: NOTIFY); 2 usage error, refusal or \
+runtime error (printed on stderr as `codenator: <message>`). hook-post-tool-use always exits 0.";
+
 /// Coordinate many Codex sessions on one codebase through a durable ledger.
 #[derive(Parser, Debug)]
-#[command(name = "codenator", version, about, propagate_version = true)]
+#[command(name = "codenator", version, about, propagate_version = true, after_help = EXIT_CODES)]
 struct Cli {
+    #[command(flatten)]
+    common: Common,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,13 +51,81 @@ enum Command {
     /// Check the ledger for damage and index drift; `--repair` fixes what can
     /// be fixed without losing data.
     Doctor(doctor::Args),
+    /// Create the store under --root (or the current directory).
+    Init(commands::init::Args),
+    /// Register or update a slot (fields not given keep their value).
+    Register(commands::register::Args),
+    /// Send a message to a slot (or `all`).
+    Send(commands::send::Args),
+    /// Read a slot's unread messages (`--peek` leaves them unread).
+    Inbox(commands::inbox::Args),
+    /// Slots with unread counts and current tasks.
+    Status(commands::status::StatusArgs),
+    /// One line per slot: status, unread, heartbeat, task, focus.
+    Slots(commands::status::SlotsArgs),
+    /// Queue a task for a worker slot (coordinator).
+    TaskCreate(commands::tasks::CreateArgs),
+    /// List tasks, open and closed.
+    TaskList(commands::tasks::ListArgs),
+    /// Change a task's status, commit, tests or blockers.
+    TaskUpdate(commands::tasks::UpdateArgs),
+    /// Turn a worker's unread plain messages into queued tasks (coordinator).
+    TaskImportInbox(commands::tasks::ImportArgs),
+    /// Record a slot's heartbeat (ok, failed or stale).
+    Heartbeat(commands::heartbeat::Args),
+    /// What to do about each slot.
+    Recovery(commands::recovery::RecoveryArgs),
+    /// Should the coordinator be notified? Snoozes what was already notified.
+    WatchdogCheck(commands::recovery::WatchdogArgs),
+    /// Report the slot's HEAD commit to the coordinator (once per commit).
+    ReportCommit(commands::report::Args),
+    /// Codex PostToolUse hook: report a `git commit` the session just made.
+    HookPostToolUse(commands::hook::PostArgs),
+    /// Print a Codex hooks.json that runs `hook-post-tool-use`.
+    HookTemplate(commands::hook::TemplateArgs),
+    /// Bring messages the reference CLI left under inbox/<slot>/ into the
+    /// ledger now (other commands do it on first use).
+    ImportLegacyInbox(commands::legacy::Args),
 }
 
-fn main() -> ExitCode {
+/// The name the program was started as: `codextrator` keeps the legacy name
+/// in usage texts.
+fn program_name() -> &'static str {
+    let arg0 = std::env::args_os().next().unwrap_or_default();
+    let base = std::path::Path::new(&arg0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if base.starts_with("codextrator") {
+        "codextrator"
+    } else {
+        "codenator"
+    }
+}
+
+fn no_global(top: &Common, command: &str) -> anyhow::Result<()> {
+    if top.root.is_some() || top.as_slot.is_some() {
+        anyhow::bail!(
+            "--root and --as before `{command}` are not supported; pass --root after the command"
+        );
+    }
+    Ok(())
+}
+
+pub fn main() -> ExitCode {
+    let name = program_name();
+    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let top = cli.common;
     // Exit codes: 0 success, 1 the command ran and found problems, 2 error.
-    let outcome = match Cli::parse().command {
+    let outcome = match cli.command {
         Command::Mcp { root, agent } => {
             codenator_mcp::init_logging();
+            let root = root.or(top.root);
+            let agent = agent.or(top.as_slot);
             tokio_runtime()
                 .and_then(|rt| {
                     rt.block_on(async {
@@ -55,13 +135,38 @@ fn main() -> ExitCode {
                 })
                 .map(|()| 0)
         }
-        Command::Demo(args) => tokio_runtime()
-            .and_then(|rt| rt.block_on(demo::run(args)))
-            .map(|()| 0),
-        Command::Bench(args) => tokio_runtime()
-            .and_then(|rt| rt.block_on(bench::run(args)))
-            .map(|()| 0),
-        Command::Doctor(args) => doctor::run(args),
+        Command::Demo(args) => no_global(&top, "demo").and_then(|()| {
+            tokio_runtime()
+                .and_then(|rt| rt.block_on(demo::run(args)))
+                .map(|()| 0)
+        }),
+        Command::Bench(args) => no_global(&top, "bench").and_then(|()| {
+            tokio_runtime()
+                .and_then(|rt| rt.block_on(bench::run(args)))
+                .map(|()| 0)
+        }),
+        Command::Doctor(args) => no_global(&top, "doctor").and_then(|()| doctor::run(args)),
+        Command::Init(a) => commands::init::run(&Env::new(&top, &a.common), &a),
+        Command::Register(a) => commands::register::run(&Env::new(&top, &a.common), &a),
+        Command::Send(a) => commands::send::run(&Env::new(&top, &a.common), &a),
+        Command::Inbox(a) => commands::inbox::run(&Env::new(&top, &a.common), &a),
+        Command::Status(a) => commands::status::status(&Env::new(&top, &a.common), &a),
+        Command::Slots(a) => commands::status::slots(&Env::new(&top, &a.common), &a),
+        Command::TaskCreate(a) => commands::tasks::create(&Env::new(&top, &a.common), &a),
+        Command::TaskList(a) => commands::tasks::list_tasks(&Env::new(&top, &a.common), &a),
+        Command::TaskUpdate(a) => commands::tasks::update(&Env::new(&top, &a.common), &a),
+        Command::TaskImportInbox(a) => {
+            commands::tasks::import_inbox(&Env::new(&top, &a.common), &a)
+        }
+        Command::Heartbeat(a) => commands::heartbeat::run(&Env::new(&top, &a.common), &a),
+        Command::Recovery(a) => commands::recovery::recovery(&Env::new(&top, &a.common), &a),
+        Command::WatchdogCheck(a) => commands::recovery::watchdog(&Env::new(&top, &a.common), &a),
+        Command::ReportCommit(a) => commands::report::run(&Env::new(&top, &a.common), &a),
+        Command::HookPostToolUse(a) => {
+            commands::hook::post_tool_use(&Env::new(&top, &a.common), &a)
+        }
+        Command::HookTemplate(a) => commands::hook::template(&Env::new(&top, &a.common), &a),
+        Command::ImportLegacyInbox(a) => commands::legacy::run(&Env::new(&top, &a.common), &a),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -483,6 +483,10 @@ impl LedgerView {
         while take > 0 && take < total && recs[take].seq == recs[take - 1].seq {
             take += 1;
         }
+        if take == 0 {
+            // Nothing to read (possibly no ledger file yet).
+            return Ok((Vec::new(), total));
+        }
         let path = store.path(LEDGER);
         let f = File::open(&path).at(&path)?;
         let mut out = Vec::with_capacity(take);

@@ -90,13 +90,17 @@ impl Store {
         let empty = Map::new();
         let e = snap.reg.entry(slot).unwrap_or(&empty);
         // The newest unread message (the reference's latest inbox file).
-        let cur = cursor::load(self, slot)?;
-        let (unread, _) = snap.view.unread(self, slot, &cur, usize::MAX)?;
-        let latest = unread
-            .iter()
-            .filter_map(|m| m.get("created_at").and_then(Value::as_str))
-            .max()
-            .map(str::to_owned);
+        let latest = if row["unread"].as_u64().unwrap_or(0) > 0 {
+            let cur = cursor::load(self, slot)?;
+            let (unread, _) = snap.view.unread(self, slot, &cur, usize::MAX)?;
+            unread
+                .iter()
+                .filter_map(|m| m.get("created_at").and_then(Value::as_str))
+                .max()
+                .map(str::to_owned)
+        } else {
+            None
+        };
         // The current task's own record (for reported_at and exact times).
         let task = match row["current_task_id"].as_str() {
             Some(id) if ids::long_id("task_id", id).is_ok() => tasks::load(self, id).ok().flatten(),
