@@ -158,6 +158,17 @@ impl Store {
         })
     }
 
+    /// Run the import when [`Store::legacy_inbox_pending`] says there is
+    /// something to do: what the CLI and the MCP server do when they open a
+    /// store. Returns the import's report when it changed anything.
+    pub fn import_legacy_inbox_if_pending(&self) -> Result<Option<Value>> {
+        if !self.legacy_inbox_pending() {
+            return Ok(None);
+        }
+        let r = self.import_legacy_inbox(false)?;
+        Ok((r["changed"] == Value::Bool(true)).then_some(r))
+    }
+
     /// Import the reference CLI's inbox and archive files (see the module
     /// documentation). With `dry_run`, report what would happen and write
     /// nothing.

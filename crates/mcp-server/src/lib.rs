@@ -135,6 +135,15 @@ impl CodenatorServer {
         store
             .refresh_indexes()
             .map_err(|e| anyhow::anyhow!("cannot index the store: {e}"))?;
+        // Messages the reference CLI left as inbox files join the ledger
+        // once, so this server and the CLI agree on what is unread.
+        match store.import_legacy_inbox_if_pending() {
+            Ok(Some(r)) => {
+                tracing::info!(totals = %r["totals"], "brought the v1 inbox into the ledger")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("the v1 inbox import failed: {e}"),
+        }
         Ok(Self {
             store,
             agent: config.agent.as_deref().map(Arc::from),

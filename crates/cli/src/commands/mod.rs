@@ -158,11 +158,8 @@ pub fn infer_slot(store: &Store) -> anyhow::Result<Option<String>> {
 /// stderr (stdout stays the command's). A failure is a warning: the
 /// command itself still runs.
 fn auto_import(store: &Store) {
-    if !store.legacy_inbox_pending() {
-        return;
-    }
-    match store.import_legacy_inbox(false) {
-        Ok(r) if r["changed"] == Value::Bool(true) => {
+    match store.import_legacy_inbox_if_pending() {
+        Ok(Some(r)) => {
             let t = &r["totals"];
             eprintln!(
                 "codenator: brought the v1 inbox into the ledger: {} unread message(s) ({} appended), \
@@ -170,7 +167,7 @@ fn auto_import(store: &Store) {
                 t["archived_files"], t["appended"], t["marked_read"], t["skipped"]
             );
         }
-        Ok(_) => {}
+        Ok(None) => {}
         Err(e) => eprintln!("codenator: warning: the v1 inbox import failed: {e}"),
     }
 }
