@@ -546,6 +546,11 @@ impl Store {
             }
         }
         stamp_status(&mut task, &now);
+        if tasks::is_claimable_status(&task.status) && !tasks::is_claimable_status(&old.status) {
+            // Requeued (a dead run's task taken back): the old run's claim
+            // ends here, so its late reports are refused once a new run claims.
+            task.claimed_run_id = None;
+        }
         task.updated_at = Some(now);
         let mut idx = tasks::load_index(self, true)?;
         tasks::begin(self)?;
