@@ -197,16 +197,28 @@ enabled = false
 
     /// One `codex exec --json` turn (a new thread, or `resume` of one).
     async fn exec(&self, resume: Option<&str>, prompt: &str) -> Exec {
-        let work = self.work();
-        let work = work.to_str().expect("utf-8 path");
+        self.exec_in(&self.work(), &[], resume, prompt).await
+    }
+
+    /// One `codex exec --json` turn in `dir`, with `options` (e.g. `-s …`)
+    /// before `resume`, where exec wants them.
+    async fn exec_in(
+        &self,
+        dir: &Path,
+        options: &[&str],
+        resume: Option<&str>,
+        prompt: &str,
+    ) -> Exec {
+        let dir = dir.to_str().expect("utf-8 path");
         let mut args = vec![
             "exec",
             "--json",
             "--strict-config",
             "--skip-git-repo-check",
             "-C",
-            work,
+            dir,
         ];
+        args.extend_from_slice(options);
         if let Some(thread) = resume {
             args.extend(["resume", thread]);
         }
@@ -287,6 +299,16 @@ impl Exec {
                 );
                 sc
             })
+            .collect()
+    }
+
+    /// Completed `command_execution` items (shell commands), in order.
+    fn command_executions(&self) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["type"] == json!("item.completed"))
+            .map(|e| &e["item"])
+            .filter(|i| i["type"] == json!("command_execution"))
             .collect()
     }
 
@@ -809,6 +831,347 @@ async fn plugin_installs_from_a_local_marketplace_body() -> anyhow::Result<()> {
 
     eprintln!(
         "plugin_installs_from_a_local_marketplace: {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Run git in `dir` with the sandbox's `HOME` (no user config leaks in);
+/// panic unless it succeeds. Returns trimmed stdout.
+fn git(sb: &Sandbox, dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("HOME", sb.home())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// A POSIX shell word (single quotes) for a path without single quotes.
+fn sh_word(p: &Path) -> String {
+    let s = p.to_str().expect("utf-8 path");
+    assert!(!s.contains('\''), "{s}");
+    format!("'{s}'")
+}
+
+/// Files of the store's `reports/`: (file name, JSON), sorted by name.
+type ReportFiles = Vec<(String, Value)>;
+
+/// `(commit reports, hook errors)` under the store's `reports/`.
+fn report_files(ledger_root: &Path) -> (ReportFiles, ReportFiles) {
+    let dir = ledger_root.join(".auralis-codextrator/reports");
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).expect("read a report file");
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{name} is not JSON ({err}): {text}"));
+        if name.ends_with("_hook_error.json") {
+            errors.push((name, v));
+        } else {
+            reports.push((name, v));
+        }
+    }
+    reports.sort_by(|a, b| a.0.cmp(&b.0));
+    errors.sort_by(|a, b| a.0.cmp(&b.0));
+    (reports, errors)
+}
+
+/// (c) The commit hook through Codex's own shell tool: Codex runs the
+/// PostToolUse hook `codenator hook-template` wrote into `$CODEX_HOME/hooks.json`
+/// after each `exec_command`; the hook reports the `git commit` the session
+/// made (HEAD of the slot owning the command's directory) to the
+/// coordinator once, and ignores a later `git log` whose output merely
+/// names the commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_shell_git_commit_fires_the_hook_once() -> anyhow::Result<()> {
+    require_codex();
+    within_deadline(
+        "codex_shell_git_commit_fires_the_hook_once",
+        codex_shell_git_commit_fires_the_hook_once_body(),
+    )
+    .await
+}
+
+async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()> {
+    const SLOT: &str = "session-01";
+    const SUBJECT: &str = "feat: from codex";
+    let commit_cmd = format!("git add -A && git commit -m \"{SUBJECT}\"");
+    let log_cmd = "git log --oneline -1";
+    let started = Instant::now();
+    let sb = Sandbox::new();
+    let ledger_root = sb.path("ledger");
+    let ledger_s = ledger_root.to_str().expect("utf-8 path");
+
+    // The slot's worktree: a git repository with one commit, and a new file
+    // for the session to commit.
+    std::fs::create_dir_all(sb.path("worktree"))?;
+    let worktree = std::fs::canonicalize(sb.path("worktree"))?;
+    let wt = worktree.to_str().expect("utf-8 path");
+    git(&sb, &worktree, &["init", "-q", "-b", "main"]);
+    for (k, v) in [
+        ("user.name", "E2E Worker"),
+        ("user.email", "worker@e2e.invalid"),
+        ("commit.gpgsign", "false"),
+    ] {
+        git(&sb, &worktree, &["config", k, v]);
+    }
+    std::fs::write(worktree.join("README.md"), "e2e\n")?;
+    git(&sb, &worktree, &["add", "README.md"]);
+    git(&sb, &worktree, &["commit", "-q", "-m", "initial"]);
+    let initial = git(&sb, &worktree, &["rev-parse", "HEAD"]);
+    std::fs::write(worktree.join("feature.txt"), "made for codex to commit\n")?;
+
+    // 1. The worker slot, registered with that worktree.
+    let w = connect(&ledger_root, SLOT).await?;
+    let reg = call(
+        &w,
+        "register_slot",
+        json!({"slot": SLOT, "project": "e2e", "focus": "hook e2e", "worktree": wt,
+               "branch": "main", "status": "active"}),
+    )
+    .await?;
+    assert_eq!(reg["slot"]["worktree"], json!(wt), "{reg}");
+    w.cancel().await?;
+
+    // 2. hooks.json as `codenator hook-template --root` writes it. Codex gives
+    //    hooks its own environment (no AURALIS_CODENATOR_ROOT here) and the
+    //    session's directory (the worktree, outside the ledger root) as cwd,
+    //    so the hook finds the store through the `--root` baked into the command.
+    let out = std::process::Command::new(bin("codenator"))
+        .args(["hook-template", "--root", ledger_s])
+        .env_remove("AURALIS_CODENATOR_ROOT")
+        .env_remove("AURALIS_CODEXTRATOR_ROOT")
+        .current_dir(sb.home())
+        .stdin(Stdio::null())
+        .output()?;
+    assert!(
+        out.status.success(),
+        "hook-template failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut hooks: Value = serde_json::from_slice(&out.stdout)?;
+    let template = hooks.clone();
+    let entry = &template["hooks"]["PostToolUse"][0];
+    let hook_command = entry["hooks"][0]["command"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no hook command in {template}"))
+        .to_string();
+    assert!(
+        hook_command.contains(" hook-post-tool-use")
+            && hook_command.contains(&format!("--root \"{ledger_s}\"")),
+        "{hook_command}"
+    );
+    // Codex 0.169 hands `exec_command` calls to hooks as tool "Bash".
+    assert!(
+        entry["matcher"]
+            .as_str()
+            .is_some_and(|m| m.split('|').any(|t| t == "Bash")),
+        "{entry}"
+    );
+    // A second PostToolUse group, test-only, records each event Codex sends
+    // (one JSON object per line) next to the product hook.
+    let events_file = sb.path("hook-events.jsonl");
+    let recorder = format!("{{ cat; echo; }} >> {}", sh_word(&events_file));
+    hooks["hooks"]["PostToolUse"]
+        .as_array_mut()
+        .expect("PostToolUse groups")
+        .push(json!({"matcher": entry["matcher"],
+                     "hooks": [{"type": "command", "command": recorder, "timeout": 10}]}));
+    std::fs::write(
+        sb.codex_home().join("hooks.json"),
+        serde_json::to_string_pretty(&hooks)?,
+    )?;
+
+    let mock = MockModel::start(Vec::new()).await?;
+    sb.write_config(&mock, "[features]\nplugins = false\n");
+
+    // 3. One turn: commit through the shell tool, then a `git log` whose
+    //    output names the commit, then a final message.
+    mock.push(vec![
+        Step::exec_command("call_commit", &commit_cmd),
+        Step::exec_command("call_log", log_cmd),
+        Step::message("Committed feature.txt."),
+    ]);
+    let run = sb
+        .exec_in(
+            &worktree,
+            // Hooks from $CODEX_HOME are user hooks: unreviewed, they only run
+            // with this flag. `workspace-write` keeps `.git` read-only
+            // ("Unable to create '.git/index.lock': Read-only file system").
+            &[
+                "--dangerously-bypass-hook-trust",
+                "-s",
+                "danger-full-access",
+            ],
+            None,
+            "Commit feature.txt, then show the last commit.",
+        )
+        .await;
+    assert_script_done(&mock);
+    let first = mock.request_for_step(0).expect("first request");
+    let shell_tool = first.function_tool("exec_command").unwrap_or_else(|| {
+        panic!(
+            "Codex did not offer the shell tool exec_command; it offered {}",
+            first.body["tools"]
+        )
+    });
+    assert!(
+        shell_tool["parameters"]["properties"]["cmd"].is_object(),
+        "{shell_tool}"
+    );
+
+    // The exec JSONL: both commands ran and exited 0.
+    let cmds = run.command_executions();
+    assert_eq!(cmds.len(), 2, "command_execution items: {cmds:#?}");
+    for (item, expected) in cmds.iter().zip([commit_cmd.as_str(), log_cmd]) {
+        assert_eq!(item["status"], json!("completed"), "{item}");
+        assert_eq!(item["exit_code"], json!(0), "{item}");
+        let shown = item["command"].as_str().unwrap_or_default();
+        assert!(
+            shown.contains(expected.split(" -m ").next().unwrap_or(expected)),
+            "{item}"
+        );
+    }
+    let commit_out = cmds[0]["aggregated_output"].as_str().unwrap_or_default();
+    assert!(commit_out.contains(SUBJECT), "{}", cmds[0]);
+    assert!(
+        output_text(
+            &mock
+                .find_output("function_call_output", "call_commit")
+                .expect("Codex returned the commit's output")
+        )
+        .contains("Process exited with code 0")
+    );
+    assert_eq!(run.last_message(), Some("Committed feature.txt."));
+
+    // The worktree: one new commit on top of the initial one.
+    let head = git(&sb, &worktree, &["rev-parse", "HEAD"]);
+    assert_ne!(head, initial);
+    assert_eq!(git(&sb, &worktree, &["rev-parse", "HEAD^"]), initial);
+    assert_eq!(git(&sb, &worktree, &["log", "-1", "--pretty=%s"]), SUBJECT);
+    assert!(
+        cmds[1]["aggregated_output"]
+            .as_str()
+            .is_some_and(|o| o.contains(&head[..7]) && o.contains(SUBJECT)),
+        "{}",
+        cmds[1]
+    );
+
+    // The hook fired after each shell call, with the payload it expects.
+    let recorded = std::fs::read_to_string(&events_file).unwrap_or_else(|e| {
+        panic!(
+            "Codex ran no PostToolUse hook ({e}); exec JSONL:\n{:#?}",
+            run.events
+        )
+    });
+    let events: Vec<Value> = recorded
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event {l:?}: {e}")))
+        .collect();
+    let ids: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["tool_use_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["call_commit", "call_log"], "{recorded}");
+    for (ev, cmd) in events.iter().zip([commit_cmd.as_str(), log_cmd]) {
+        assert_eq!(ev["hook_event_name"], json!("PostToolUse"), "{ev}");
+        assert_eq!(ev["tool_name"], json!("Bash"), "{ev}");
+        assert_eq!(ev["tool_input"]["command"], json!(cmd), "{ev}");
+        assert_eq!(ev["cwd"], json!(wt), "{ev}");
+        assert_eq!(ev["session_id"], json!(run.thread_id), "{ev}");
+    }
+
+    // 4. The ledger: no hook error, exactly one commit report, for HEAD.
+    let (reports, errors) = report_files(&ledger_root);
+    assert!(
+        errors.is_empty(),
+        "the hook failed:\n{}",
+        errors
+            .iter()
+            .map(|(n, v)| format!("{n}: {v:#}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(reports.len(), 1, "commit reports: {reports:#?}");
+    let report = &reports[0].1;
+    assert_eq!(report["type"], json!("commit_report"), "{report}");
+    assert_eq!(report["slot"], json!(SLOT), "{report}");
+    assert_eq!(report["sha"], json!(head), "{report}");
+    assert_eq!(report["subject"], json!(SUBJECT), "{report}");
+    assert_eq!(report["worktree"], json!(wt), "{report}");
+
+    let co = connect(&ledger_root, "coordinator").await?;
+    let inbox = call(
+        &co,
+        "read_inbox",
+        json!({"slot": "coordinator", "mark_read": false}),
+    )
+    .await?;
+    co.cancel().await?;
+    let commit_msgs: Vec<&Value> = inbox["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["type"] == json!("commit_report"))
+        .collect();
+    assert_eq!(commit_msgs.len(), 1, "{inbox}");
+    assert_eq!(commit_msgs[0]["from"], json!(SLOT), "{inbox}");
+    assert_eq!(commit_msgs[0]["to"], json!("coordinator"), "{inbox}");
+    assert_eq!(commit_msgs[0]["payload"]["sha"], json!(head), "{inbox}");
+
+    // Why there is no second report: the hook's own verdict on the exact
+    // events Codex sent (the ledger would also drop a duplicate of the same
+    // sha, so the count alone cannot tell "ignored" from "deduplicated").
+    for (ev, expected) in events.iter().zip([
+        format!("already reported {head} for {SLOT}"),
+        "ignored: the command is not a git commit".to_string(),
+    ]) {
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{hook_command} --verbose"))
+            .current_dir(&worktree)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", sb.home())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        std::io::Write::write_all(
+            &mut child.stdin.take().expect("hook stdin"),
+            ev.to_string().as_bytes(),
+        )?;
+        let out = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && out.stdout.is_empty() && stderr.contains(&expected),
+            "replaying {} through the hook: {out:?}, expected {expected:?}",
+            ev["tool_use_id"]
+        );
+    }
+    assert_eq!(report_files(&ledger_root).0.len(), 1);
+
+    eprintln!(
+        "codex_shell_git_commit_fires_the_hook_once: {:?}",
         started.elapsed()
     );
     Ok(())

@@ -6,7 +6,8 @@
 //! POSTs every model request to `/v1/responses`. The mock answers with
 //! Server-Sent Events built from a script: a list of [`Step`]s, each the
 //! output items of one model turn (a `tool_search_call`, a `function_call`
-//! to an MCP tool in namespace `mcp__<server>`, or a final assistant
+//! to an MCP tool in namespace `mcp__<server>` or to one of Codex's own
+//! tools such as the shell tool `exec_command`, or a final assistant
 //! message). Every main request consumes the next step. Requests without
 //! `tools` are Codex's background requests (titles, memories): they get a
 //! short message and consume nothing. Every request is recorded, so a test
@@ -62,6 +63,24 @@ impl Step {
         })])
     }
 
+    /// The model calls one of Codex's own function tools (no namespace),
+    /// e.g. the shell tool; `arguments` goes over the wire as a JSON string.
+    pub fn function_call(call_id: &str, name: &str, arguments: Value) -> Step {
+        Step::items(vec![json!({
+            "type": "function_call",
+            "id": format!("fc_{call_id}"),
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments.to_string(),
+        })])
+    }
+
+    /// The model runs a shell command through `exec_command`, the shell tool
+    /// Codex 0.169 offers `gpt-5.5` (unified exec: `{"cmd": "<command line>"}`).
+    pub fn exec_command(call_id: &str, cmd: &str) -> Step {
+        Step::function_call(call_id, "exec_command", json!({ "cmd": cmd }))
+    }
+
     /// The model ends the turn with an assistant message.
     pub fn message(text: &str) -> Step {
         Step::items(vec![assistant_message(text)])
@@ -101,6 +120,15 @@ impl Request {
     /// A main model request (it offers tools) as opposed to a background one.
     pub fn is_main(&self) -> bool {
         self.body["tools"].as_array().is_some_and(|t| !t.is_empty())
+    }
+
+    /// The request's top-level function tool with this name (Codex's own
+    /// tools such as `exec_command`; not the deferred MCP namespaces).
+    pub fn function_tool(&self, name: &str) -> Option<&Value> {
+        self.body["tools"]
+            .as_array()?
+            .iter()
+            .find(|t| t["type"] == json!("function") && t["name"] == json!(name))
     }
 
     /// The items of the request's `input`.

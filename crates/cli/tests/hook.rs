@@ -346,3 +346,63 @@ fn hook_template_runs_as_written() {
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0]["payload"]["sha"], json!(head));
 }
+
+/// Codex 0.169 gives the hook the shell tool's output without its exit code
+/// (openai/codex#42864): a failed `git commit` must still not report the
+/// HEAD it left untouched.
+#[test]
+fn a_failed_commit_without_an_exit_code_reports_nothing() {
+    let (w, wt) = setup();
+    // The worktree's last commit is old (its reflog entry says so).
+    std::fs::write(wt.join("old.txt"), "old\n").expect("write");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&wt)
+            .args(args)
+            .env("GIT_COMMITTER_DATE", "2020-01-01T00:00:00Z")
+            .env("GIT_AUTHOR_DATE", "2020-01-01T00:00:00Z")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "{out:?}");
+    };
+    git(&["add", "old.txt"]);
+    git(&["commit", "-q", "-m", "old work"]);
+    let store = w.root.join(".auralis-codextrator");
+    let before = report_files(&store).len();
+    // `git commit` with nothing to commit, as Codex reports it to a hook:
+    // the output only, no exit code.
+    hook(
+        &w,
+        &wt,
+        &event(
+            &wt,
+            json!("git commit -m again"),
+            json!("On branch main\nnothing to commit, working tree clean\n"),
+            "call_failed",
+        ),
+    );
+    assert_eq!(
+        report_files(&store).len(),
+        before,
+        "a failed commit reports nothing"
+    );
+    // A real commit right after is reported.
+    let head = commit_file(&wt, "new.txt", "new work");
+    hook(
+        &w,
+        &wt,
+        &event(
+            &wt,
+            json!("git commit -m 'new work'"),
+            json!("[main abc] new work\n"),
+            "call_ok",
+        ),
+    );
+    let reports = coordinator_reports(&w);
+    assert_eq!(
+        reports.last().map(|r| r["payload"]["sha"].clone()),
+        Some(json!(head))
+    );
+    assert_eq!(report_files(&store).len(), before + 1);
+}
