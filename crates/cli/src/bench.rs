@@ -14,16 +14,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use rmcp::{
-    RoleClient, ServiceExt,
-    model::CallToolRequestParams,
-    service::RunningService,
-    transport::{ConfigureCommandExt, TokioChildProcess},
-};
+use anyhow::Context;
+use rmcp::transport::ConfigureCommandExt;
 use serde_json::{Value, json};
-
-type Client = RunningService<RoleClient, ()>;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -75,31 +68,11 @@ impl Server {
     }
 
     async fn connect(&self, root: &Path, agent: &str) -> anyhow::Result<(Client, Option<u32>)> {
-        let (t, _) = TokioChildProcess::builder(self.command(root, agent))
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
-        let pid = t.id();
-        Ok(().serve(t).await.map(|c| (c, pid))?)
+        mcp_client::connect(self.command(root, agent)).await
     }
 }
 
-async fn call(client: &Client, tool: &str, args: &Value) -> anyhow::Result<Value> {
-    let mut p = CallToolRequestParams::new(tool.to_string());
-    if let Value::Object(m) = args {
-        p = p.with_arguments(m.clone());
-    }
-    let res = client.call_tool(p).await?;
-    if res.is_error == Some(true) {
-        bail!("{tool} failed: {:?}", res.content);
-    }
-    Ok(res.structured_content.clone().unwrap_or_else(|| {
-        res.content
-            .first()
-            .and_then(|c| c.as_text())
-            .and_then(|t| serde_json::from_str(&t.text).ok())
-            .unwrap_or(Value::Null)
-    }))
-}
+use super::mcp_client::{self, Client, call};
 
 /// Percentiles of a sample, in microseconds.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]

@@ -6,16 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
-use rmcp::{
-    RoleClient, ServiceExt,
-    model::CallToolRequestParams,
-    service::RunningService,
-    transport::{ConfigureCommandExt, TokioChildProcess},
-};
 use serde_json::{Value, json};
 
-type Client = RunningService<RoleClient, ()>;
+use super::mcp_client::{self, Client};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -30,31 +23,18 @@ pub struct Args {
 
 async fn start(root: &Path, agent: &str) -> anyhow::Result<Client> {
     let exe = std::env::current_exe()?;
-    let cmd = tokio::process::Command::new(exe).configure(|c| {
-        c.arg("mcp")
-            .arg("--root")
-            .arg(root)
-            .arg("--agent")
-            .arg(agent);
-        c.env("RUST_LOG", "warn");
-    });
-    Ok(().serve(TokioChildProcess::new(cmd)?).await?)
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("mcp")
+        .arg("--root")
+        .arg(root)
+        .arg("--agent")
+        .arg(agent);
+    cmd.env("RUST_LOG", "warn");
+    Ok(mcp_client::connect(cmd).await?.0)
 }
 
 async fn call(client: &Client, tool: &str, args: Value) -> anyhow::Result<Value> {
-    let mut p = CallToolRequestParams::new(tool.to_string());
-    if let Value::Object(m) = args {
-        p = p.with_arguments(m);
-    }
-    let res = client.call_tool(p).await?;
-    let body = res
-        .structured_content
-        .clone()
-        .context("no structured answer")?;
-    if res.is_error == Some(true) {
-        bail!("{tool} was refused: {}", body["error"]["message"]);
-    }
-    Ok(body)
+    mcp_client::call(client, tool, &args).await
 }
 
 /// A git worktree with one commit, so `report_commit` reads real git data.

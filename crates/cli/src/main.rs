@@ -13,6 +13,7 @@ mod bench;
 mod commands;
 mod demo;
 mod doctor;
+mod mcp_client;
 
 use commands::{Common, Env};
 

@@ -295,18 +295,7 @@ impl Store {
             .filter(|m| m.is_finite() && *m > 0.0)
             .unwrap_or(15.0);
         let window = Duration::milliseconds((minutes * 60_000.0) as i64);
-        let (now, checked_at) = match req.checked_at.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => (
-                time::parse(s).ok_or_else(|| {
-                    Error::invalid("checked_at", format!("not an ISO-8601 time: {s:?}"))
-                })?,
-                s.to_string(),
-            ),
-            None => {
-                let n = Utc::now();
-                (n, time::format(n))
-            }
-        };
+        let (now, checked_at) = crate::recovery::checked_at(req.checked_at.as_deref())?;
         let snap = self.snapshot()?;
         let pause = snap.pause_policy();
         let paused = pause["due"].as_bool().unwrap_or(false);

@@ -1,0 +1,46 @@
+//! A small MCP client over a child process (rmcp's), for the commands that
+//! drive real server processes: `demo` and `bench`.
+
+use anyhow::bail;
+use rmcp::{
+    RoleClient, ServiceExt, model::CallToolRequestParams, service::RunningService,
+    transport::TokioChildProcess,
+};
+use serde_json::Value;
+
+pub type Client = RunningService<RoleClient, ()>;
+
+/// Start a server process (stderr discarded) and complete the handshake.
+/// Returns the client and the process id.
+pub async fn connect(cmd: tokio::process::Command) -> anyhow::Result<(Client, Option<u32>)> {
+    let (t, _) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let pid = t.id();
+    Ok((().serve(t).await?, pid))
+}
+
+/// Call a tool; its JSON answer (structured content, else the text), or an
+/// error carrying the refusal.
+pub async fn call(client: &Client, tool: &str, args: &Value) -> anyhow::Result<Value> {
+    let mut p = CallToolRequestParams::new(tool.to_string());
+    if let Value::Object(m) = args {
+        p = p.with_arguments(m.clone());
+    }
+    let res = client.call_tool(p).await?;
+    let body = res.structured_content.clone().unwrap_or_else(|| {
+        res.content
+            .first()
+            .and_then(|c| c.as_text())
+            .and_then(|t| serde_json::from_str(&t.text).ok())
+            .unwrap_or(Value::Null)
+    });
+    if res.is_error == Some(true) {
+        let why = body["error"]["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{:?}", res.content));
+        bail!("{tool} was refused: {why}");
+    }
+    Ok(body)
+}
