@@ -13,6 +13,21 @@ fn p50(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(existing) = std::env::args().nth(2) {
+        // Reads only, on an existing store (e.g. one `codenator bench --dir` seeded).
+        let store = Store::open(std::path::Path::new(&existing), "coordinator")?;
+        let coord = Ctx::new(Caller::coordinator());
+        for _ in 0..3 {
+            let mut t = Vec::new();
+            for _ in 0..300 {
+                let s = Instant::now();
+                store.get_status(&coord, &api::GetStatus::default())?;
+                t.push(s.elapsed());
+            }
+            println!("get_status on {existing}: p50 {:?}", p50(t));
+        }
+        return Ok(());
+    }
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())

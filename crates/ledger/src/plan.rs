@@ -24,7 +24,7 @@ pub const PAUSE_MAX: u64 = 40;
 /// all taken under one shared lock.
 pub struct Snapshot {
     pub reg: Registry,
-    pub idx: WorkIndex,
+    pub idx: std::sync::Arc<WorkIndex>,
     pub view: LedgerView,
 }
 
@@ -34,7 +34,7 @@ impl Store {
         let _lock = self.lock_shared()?;
         Ok(Snapshot {
             reg: self.registry()?,
-            idx: tasks::load_index(self, false)?,
+            idx: tasks::load_shared(self, false)?,
             view: messages::view(self)?,
         })
     }
@@ -218,7 +218,7 @@ impl Store {
         let _lock = self.lock_exclusive()?;
         let snap = Snapshot {
             reg: self.registry()?,
-            idx: tasks::load_index(self, true)?,
+            idx: tasks::load_shared(self, true)?,
             view: messages::sync_index(self)?,
         };
         let before = snap.pause_policy();

@@ -75,7 +75,7 @@ impl Store {
         let _lock = self.lock_shared()?;
         let snap = Snapshot {
             reg: self.registry()?,
-            idx: tasks::load_index(self, false)?,
+            idx: tasks::load_shared(self, false)?,
             view: messages::view(self)?,
         };
         let mut rows = Vec::new();

@@ -384,6 +384,11 @@ impl WorkIndex {
 /// Load the work index, rebuilding it from the task and report files when it
 /// cannot be trusted. With `persist` (exclusive lock held) a rebuild is saved.
 pub(crate) fn load_index(store: &Store, persist: bool) -> Result<WorkIndex> {
+    load_shared(store, persist).map(Arc::unwrap_or_clone)
+}
+
+/// [`load_index`] without a copy: what readers use.
+pub(crate) fn load_shared(store: &Store, persist: bool) -> Result<Arc<WorkIndex>> {
     let idx = read_cached(store);
     let (tm, rm) = now_mtimes(store);
     if let Some(idx) = idx.filter(|i| {
@@ -398,7 +403,7 @@ pub(crate) fn load_index(store: &Store, persist: bool) -> Result<WorkIndex> {
     if persist {
         save_index(store, &mut idx)?;
     }
-    Ok(idx)
+    Ok(Arc::new(idx))
 }
 
 /// Rebuild the index from every task and report file.
@@ -494,7 +499,7 @@ fn file_generation(bytes: &[u8]) -> Option<u64> {
 }
 
 /// Read the work index, from the cache when the file's generation matches.
-fn read_cached(store: &Store) -> Option<WorkIndex> {
+fn read_cached(store: &Store) -> Option<Arc<WorkIndex>> {
     let path = store.path(WORK_INDEX);
     let mut f = fs::File::open(&path).ok()?;
     let mut head = [0u8; 80];
@@ -504,14 +509,14 @@ fn read_cached(store: &Store) -> Option<WorkIndex> {
         (Some(g), Ok(c)) => c.get(store.dir()).filter(|i| i.generation == g).cloned(),
         _ => None,
     };
-    if let Some(hit) = hit {
-        return Some(WorkIndex::clone(&hit));
+    if hit.is_some() {
+        return hit;
     }
     let mut bytes = head[..n].to_vec();
     f.read_to_end(&mut bytes).ok()?;
-    let idx: WorkIndex = serde_json::from_slice(&bytes).ok()?;
-    if generation == Some(idx.generation) {
-        remember(store, &idx);
+    let idx = Arc::new(serde_json::from_slice::<WorkIndex>(&bytes).ok()?);
+    if let (true, Ok(mut c)) = (generation == Some(idx.generation), cache().lock()) {
+        c.insert(store.dir().to_path_buf(), Arc::clone(&idx));
     }
     Some(idx)
 }
