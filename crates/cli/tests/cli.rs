@@ -51,3 +51,12 @@ fn demo_runs_and_prints_the_board() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("\"integrated\":4"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's run command is `cargo run --release -p codenator -- demo`:
+/// with two binaries in the package (`codextrator` is the legacy alias),
+/// cargo needs `default-run` to know which one to run.
+#[test]
+fn cargo_run_picks_the_codenator_binary() {
+    let manifest = include_str!("../Cargo.toml");
+    assert!(manifest.contains("default-run = \"codenator\""), "{manifest}");
+}
