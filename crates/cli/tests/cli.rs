@@ -58,5 +58,8 @@ fn demo_runs_and_prints_the_board() {
 #[test]
 fn cargo_run_picks_the_codenator_binary() {
     let manifest = include_str!("../Cargo.toml");
-    assert!(manifest.contains("default-run = \"codenator\""), "{manifest}");
+    assert!(
+        manifest.contains("default-run = \"codenator\""),
+        "{manifest}"
+    );
 }
