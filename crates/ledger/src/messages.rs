@@ -611,11 +611,6 @@ pub fn ledger_path(store: &Store) -> PathBuf {
     store.path(LEDGER)
 }
 
-/// The seq the next append will get (exclusive lock held).
-pub(crate) fn next_seq(store: &Store) -> Result<u64> {
-    Ok(sync_index(store)?.state.max_seq + 1)
-}
-
 /// A fresh record id: `<prefix>_<16 hex>`.
 pub fn new_id(prefix: &str) -> String {
     let u = uuid::Uuid::new_v4().simple().to_string();

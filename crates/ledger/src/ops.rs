@@ -342,7 +342,6 @@ impl Store {
                 .unwrap_or_else(|| str_field(&entry, key).to_string())
         };
         let mut idx = tasks::load_index(self, true)?;
-        let seq = messages::next_seq(self)?;
         let task = Task {
             version: 2,
             task_id: task_id.clone(),
@@ -369,7 +368,6 @@ impl Store {
             next_policy: "claim_via_mcp_then_report_commit".into(),
             created_at: Some(now.clone()),
             updated_at: Some(now),
-            assign_seq: Some(seq),
             ..Task::default()
         };
         tasks::begin(self)?;
@@ -391,7 +389,7 @@ impl Store {
             "",
         )?;
         let mut task = task;
-        task.assign_seq = msg.get("seq").and_then(Value::as_u64).or(task.assign_seq);
+        task.assign_seq = msg.get("seq").and_then(Value::as_u64);
         tasks::save(self, &task)?;
         idx.apply(None, &task);
         tasks::commit(self, &mut idx)?;
