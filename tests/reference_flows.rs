@@ -129,7 +129,15 @@ async fn reference_mcp_flow() -> anyhow::Result<()> {
             "tool {n} missing from {names:?}"
         );
     }
-    assert_eq!(names.len(), 15, "{names:?}");
+    // The reference's 15, and get_task, list_tasks and
+    // requeue_expired_leases (issue 7).
+    for n in ["get_task", "list_tasks", "requeue_expired_leases"] {
+        assert!(
+            names.iter().any(|x| x == n),
+            "tool {n} missing from {names:?}"
+        );
+    }
+    assert_eq!(names.len(), 18, "{names:?}");
 
     // 3. register_slot, record_heartbeat, upsert_milestone, upsert_lane,
     //    create_task. Ours: the worker registers and heartbeats for itself;
@@ -378,11 +386,16 @@ async fn reference_mcp_flow() -> anyhow::Result<()> {
     .await?;
     assert_eq!(up["task"]["status"], json!("integrated"));
     assert!(up["task"]["integrated_at"].is_string());
+    // Issue 7, defect 5: with nothing open, the slot has no current task
+    // (id and status both null, where the reference said "integrated" for
+    // a null id); what it did last is `last_task_*`.
     assert_eq!(up["slot_current_task_id"], Value::Null);
-    assert_eq!(up["slot_current_task_status"], json!("integrated"));
+    assert_eq!(up["slot_current_task_status"], Value::Null);
     let r = status_row(&co, "session-01").await?;
     assert_eq!(r["current_task_id"], Value::Null);
-    assert_eq!(r["current_task_status"], json!("integrated"));
+    assert_eq!(r["current_task_status"], Value::Null);
+    assert_eq!(r["last_task_id"], json!("mcp-task-1"));
+    assert_eq!(r["last_task_status"], json!("integrated"));
 
     // 18. record_summary_pause → marker; integrated 1, since 0.
     let pause = call(
@@ -546,7 +559,10 @@ async fn focus_board_flow() -> anyhow::Result<()> {
         .as_array()
         .and_then(|a| a.iter().find(|x| x["slot"] == json!("session-02")))
         .context("assignment session-02")?;
-    assert_eq!(assignment["current_task_status"], json!("integrated"));
+    // Nothing open: no current task; the last one was integrated (issue 7, defect 5).
+    assert_eq!(assignment["current_task_id"], Value::Null);
+    assert_eq!(assignment["current_task_status"], Value::Null);
+    assert_eq!(assignment["last_task_status"], json!("integrated"));
     let receipt = snap["integration_receipts"]
         .as_array()
         .and_then(|a| a.iter().find(|r| r["task_id"] == json!("task-process-1")))

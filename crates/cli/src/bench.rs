@@ -331,7 +331,7 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
     }
     rep.writes.push(("send_message".into(), pcts(sends)));
     let mut creates = Vec::new();
-    let tag = ledger::messages::new_id("b");
+    let tag = ledger::model::message::new_id("b");
     for i in 0..n {
         let t = Instant::now();
         call(&coord, "create_task", &json!({"slot": "session-01", "task_id": format!("{tag}-{i}"), "title": "bench", "message": "bench"})).await?;

@@ -85,7 +85,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let run_tag = format!(
         "{}-{}",
         ledger::time::compact(&ledger::time::now()),
-        &ledger::messages::new_id("r")[2..6]
+        &ledger::model::message::new_id("r")[2..6]
     );
     let mut worktrees = Vec::new();
     for (client, slot, focus, file) in [

@@ -1,14 +1,14 @@
-//! `codenator doctor`: check the ledger and, with `--repair`, fix it.
+//! `codenator doctor`: check the ledger and, with `--repair`, fix it. The
+//! store is found by the same rule as every other command (`--root` before
+//! or after `doctor`, the root variables, the nearest store at or above the
+//! current directory).
 
-use std::path::PathBuf;
-
-use anyhow::Context;
+use crate::commands::{Common, Env, print_json};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Ledger root (default: $AURALIS_CODENATOR_ROOT, $AURALIS_CODEXTRATOR_ROOT, then the current directory).
-    #[arg(long)]
-    root: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Repair what can be repaired without losing data.
     #[arg(long)]
     repair: bool,
@@ -18,19 +18,17 @@ pub struct Args {
 }
 
 /// Exit codes: 0 clean (or fully repaired), 1 problems remain.
-pub fn run(args: Args) -> anyhow::Result<u8> {
-    let config = codenator_mcp::Config::resolve(args.root, None)?;
-    let store = ledger::Store::open_existing(&config.root)
-        .with_context(|| format!("no codenator store under {}", config.root.display()))?;
-    let report = ledger::doctor::run(&store, args.repair)?;
+pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
+    let store = env.store_without_import()?;
+    let report = ledger::maint::doctor::run(&store, args.repair)?;
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["clean"] = serde_json::json!(report.clean());
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&v)?;
     } else {
-        println!("codenator doctor: {}", report.store);
+        say!("codenator doctor: {}", report.store);
         if report.findings.is_empty() {
-            println!("clean: no problems found");
+            say!("clean: no problems found");
         }
         for f in &report.findings {
             let fix = if f.repairable {
@@ -38,16 +36,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             } else {
                 "needs attention"
             };
-            println!("- {} {}: {} ({fix})", f.kind, f.path, f.detail);
+            say!("- {} {}: {} ({fix})", f.kind, f.path, f.detail);
         }
         for r in &report.repaired {
-            println!("repaired: {r}");
+            say!("repaired: {r}");
         }
         if !report.findings.is_empty()
             && report.repaired.is_empty()
             && report.findings.iter().any(|f| f.repairable)
         {
-            println!("run `codenator doctor --repair` to fix the repairable problems");
+            say!("run `codenator doctor --repair` to fix the repairable problems");
         }
     }
     Ok(if report.clean() { 0 } else { 1 })

@@ -35,7 +35,7 @@ fn doctor_finds_and_repairs_damage() {
 
     // A store with four good lines (one legacy line without seq), a corrupt
     // middle line and a torn last line.
-    ledger::Store::open(&root, "coordinator").expect("create store");
+    ledger::Store::open(&root).expect("create store");
     let good = |seq: Option<u64>, id: &str| {
         let mut v = serde_json::json!({"id": id, "type": "message", "from": "session-01", "to": "coordinator", "subject": id, "message": "m", "created_at": "2026-01-01T00:00:00.000Z"});
         if let Some(s) = seq {

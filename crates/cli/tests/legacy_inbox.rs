@@ -51,8 +51,13 @@ fn v1_unread() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Read (and consume) a slot's whole inbox as the coordinator.
+/// Read (and mark read) a slot's unread message ids as that slot, without
+/// claiming (`inbox SLOT` acts as SLOT).
 fn read_ids(w: &World, slot: &str) -> Vec<String> {
-    let msgs = w.json(w.tmp.path(), &["inbox", slot, "--json", "--limit", "200"]);
+    let msgs = w.json(
+        w.tmp.path(),
+        &["inbox", slot, "--json", "--limit", "200", "--no-claim"],
+    );
     msgs.as_array()
         .expect("read_ids")
         .iter()
@@ -196,18 +201,20 @@ fn v1_inbox_is_delivered_exactly_once() {
         .collect();
     assert_eq!(status["v1-task-active"], "active");
     assert_eq!(status["v1-task-queued"], "queued");
-    let store_l =
-        ledger::Store::open(&w.root, "coordinator").expect("v1_inbox_is_delivered_exactly_once");
+    let store_l = ledger::Store::open(&w.root).expect("v1_inbox_is_delivered_exactly_once");
     let claim = store_l
         .claim_next_task(
-            &ledger::Ctx::new(ledger::Caller::new("session-01")),
+            &ledger::Ctx::new(ledger::Caller::parse("session-01").expect("slot")),
             &ledger::api::ClaimNextTask {
                 slot: "session-01".into(),
-                run_id: None,
+                ..Default::default()
             },
         )
         .expect("v1_inbox_is_delivered_exactly_once");
-    assert_eq!(claim["task"]["task_id"], "v1-task-queued");
+    assert_eq!(
+        claim.task.map(|t| t.task_id).as_deref(),
+        Some("v1-task-queued")
+    );
 }
 
 #[test]
@@ -231,7 +238,7 @@ fn first_use_imports_automatically_and_the_mcp_view_agrees() {
     }
     // The MCP server's read of the same ledger (in process here) sees the
     // same unread messages: one notion of unread.
-    let store = ledger::Store::open(&w.root, "coordinator")
+    let store = ledger::Store::open(&w.root)
         .expect("first_use_imports_automatically_and_the_mcp_view_agrees");
     let ctx = ledger::Ctx::new(ledger::Caller::coordinator());
     for (slot, ids) in v1_unread() {
@@ -245,16 +252,7 @@ fn first_use_imports_automatically_and_the_mcp_view_agrees() {
                 },
             )
             .expect("first_use_imports_automatically_and_the_mcp_view_agrees");
-        let got: Vec<&str> = ans["messages"]
-            .as_array()
-            .expect("first_use_imports_automatically_and_the_mcp_view_agrees")
-            .iter()
-            .map(|m| {
-                m["id"]
-                    .as_str()
-                    .expect("first_use_imports_automatically_and_the_mcp_view_agrees")
-            })
-            .collect();
+        let got: Vec<&str> = ans.messages.iter().map(|m| m.id.as_str()).collect();
         assert_eq!(got, ids, "{slot}");
     }
     // A later command does not import again (quietly).

@@ -774,9 +774,8 @@ fn cli_and_ledger_share_unread_and_tasks() {
         ],
     );
     w.ok(&here, &["send", "s1", "--message", "hello"]);
-    let store =
-        ledger::Store::open(&w.root, "coordinator").expect("cli_and_ledger_share_unread_and_tasks");
-    let ctx = ledger::Ctx::new(ledger::Caller::new("s1"));
+    let store = ledger::Store::open(&w.root).expect("cli_and_ledger_share_unread_and_tasks");
+    let ctx = ledger::Ctx::new(ledger::Caller::parse("s1").expect("slot"));
     let read = store
         .read_inbox(
             &ctx,
@@ -787,7 +786,7 @@ fn cli_and_ledger_share_unread_and_tasks() {
             },
         )
         .expect("cli_and_ledger_share_unread_and_tasks");
-    assert_eq!(read["returned"], json!(1));
+    assert_eq!(read.returned, 1);
     // The CLI sees it as read.
     assert_eq!(w.json(&wt, &["inbox", "--json"]), json!([]));
     // A task claimed through the CLI is active in the ledger.
@@ -810,16 +809,12 @@ fn cli_and_ledger_share_unread_and_tasks() {
             &ctx,
             &ledger::api::ClaimNextTask {
                 slot: "s1".into(),
-                run_id: None,
+                ..Default::default()
             },
         )
         .expect("cli_and_ledger_share_unread_and_tasks");
-    assert_eq!(
-        claim["claimed"],
-        json!(false),
-        "already claimed by the CLI: {claim}"
-    );
-    assert_eq!(claim["active_task_ids"], json!(["t-9"]));
+    assert!(!claim.claimed, "already claimed by the CLI: {claim:?}");
+    assert_eq!(claim.active_task_ids, vec!["t-9".to_string()]);
     let head = commit_file(&wt, "x.txt", "x");
     w.ok(&wt, &["report-commit"]);
     assert_eq!(task(&w, &here, "t-9")["commit"], json!(head));
@@ -950,7 +945,7 @@ fn nested_root_rule() {
     std::fs::write(v1.join("registry.json"), r#"{"version":1,"sessions":{}}"#)
         .expect("nested_root_rule");
     let nested = w.root.join(".codextrator-mcp-root");
-    ledger::Store::open(&nested, "coordinator").expect("nested_root_rule");
+    ledger::Store::open(&nested).expect("nested_root_rule");
     w.ok(
         &here,
         &[

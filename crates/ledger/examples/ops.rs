@@ -15,7 +15,7 @@ fn p50(mut v: Vec<Duration>) -> Duration {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(existing) = std::env::args().nth(2) {
         // Reads only, on an existing store (e.g. one `codenator bench --dir` seeded).
-        let store = Store::open(std::path::Path::new(&existing), "coordinator")?;
+        let store = Store::open(std::path::Path::new(&existing))?;
         let coord = Ctx::new(Caller::coordinator());
         for _ in 0..3 {
             let mut t = Vec::new();
@@ -33,9 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
     let dir = tempfile::tempdir()?;
-    let store = Store::open(dir.path(), "coordinator")?;
+    let store = Store::open(dir.path())?;
     let coord = Ctx::new(Caller::coordinator());
-    let w = Ctx::new(Caller::new("session-01"));
+    let w = Ctx::new(Caller::parse("session-01")?);
     store.register_slot(
         &w,
         &api::RegisterSlot {
@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &w,
             &api::ClaimNextTask {
                 slot: "session-01".into(),
-                run_id: None,
+                ..Default::default()
             },
         )?;
         t.push(s.elapsed());

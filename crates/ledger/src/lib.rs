@@ -2,44 +2,43 @@
 //! coordinates many Codex sessions working on one codebase.
 //!
 //! # Layout
-//! - [`store`]: where the store is, its directories and its lock.
-//! - [`messages`] and [`cursor`]: the append-only message ledger, its inbox
-//!   index and the per-slot read cursors.
-//! - [`tasks`]: task records and the work index that makes them a queue.
-//! - [`registry`]: the slot registry.
-//! - [`ops`], [`report`], [`board`], [`plan`]: one operation per MCP tool.
-//! - [`api`]: the request types of those operations (also the tool schemas).
+//! The folders are the map, by role:
+//!
+//! - [`fs`]: file primitives (atomic writes, the lock, the JSONL scanner).
+//! - [`store`]: where the store is, every path in it ([`store::Layout`]),
+//!   and its read and write transactions.
+//! - [`model`]: the records as types (tasks, slots, messages, board, ...).
+//! - [`records`]: loading and saving primary records through a transaction.
+//! - [`index`]: derived indexes, checked against the records they point at.
+//! - [`ops`]: operations that change the store, one per tool or command.
+//! - [`views`]: pure reads: status, board, wake plan, recovery, tasks.
+//! - [`maint`]: `doctor` and the v1 inbox import.
+//! - [`api`]: the request and response types of every operation (the
+//!   tools' input and output schemas); [`auth`]: who calls.
 //!
 //! # Invariants
-//! Every mutation runs under the store's exclusive lock and re-reads what it
-//! changes; every read runs under the shared lock and writes nothing.
-//! Primary records are written durably (temp file, fsync, rename, directory
-//! fsync; ledger appends fsynced). Indexes are derived and rebuildable.
+//! Every mutation runs in a [`store::WriteTxn`] (the exclusive lock) and
+//! re-reads what it changes; every read runs in a [`store::ReadTxn`] (the
+//! shared lock) and writes nothing. Primary records are written durably
+//! (temp file, fsync, rename, directory fsync; ledger appends fsynced).
+//! Indexes are derived, rebuildable, and never hide a primary record. The
+//! crate reads no environment variable, runs no program, prints nothing and
+//! knows nothing of MCP or Codex.
 
 pub mod api;
-pub mod board;
-pub mod caller;
-pub mod cursor;
-pub mod doctor;
+pub mod auth;
 pub mod error;
-pub mod fsutil;
-pub mod ids;
-pub mod legacy;
-mod lenient;
-pub mod messages;
+pub mod fs;
+pub mod index;
+pub mod maint;
+pub mod model;
 pub mod ops;
-pub mod plan;
-pub mod recovery;
-pub mod registry;
-pub mod report;
+pub mod records;
 pub mod store;
-pub mod task_inbox;
-pub mod tasks;
 pub mod time;
-pub mod watchdog;
-pub mod worktrees;
+pub mod views;
 
-pub use caller::Caller;
+pub use auth::{Caller, Ctx};
 pub use error::{Error, Result};
-pub use ops::Ctx;
+pub use model::{SlotId, TaskId};
 pub use store::Store;

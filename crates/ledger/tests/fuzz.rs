@@ -214,7 +214,15 @@ fn dispatch(store: &Store, ctx: &Ctx, tool: &str, args: Value) -> Result<(), Str
         "create_task" => op!(api::CreateTask, create_task),
         "claim_next_task" => op!(api::ClaimNextTask, claim_next_task),
         "update_task" => op!(api::UpdateTask, update_task),
-        "report_commit" => op!(api::ReportCommit, report_commit),
+        "report_commit" => {
+            let req: api::ReportCommit = serde_json::from_value(args).map_err(|e| e.to_string())?;
+            host::git::report_commit(store, ctx, &req)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        "get_task" => op!(api::GetTask, get_task),
+        "list_tasks" => op!(api::ListTasks, list_tasks),
+        "requeue_expired_leases" => op!(api::RequeueExpiredLeases, requeue_expired_leases),
         "record_heartbeat" => op!(api::RecordHeartbeat, record_heartbeat),
         "plan_wake" => op!(api::PlanWake, plan_wake),
         "record_summary_pause" => op!(api::RecordSummaryPause, record_summary_pause),
@@ -257,11 +265,11 @@ fn assert_inside(parent: &Path, root: &Path) {
 #[test]
 fn tool_arguments_never_panic_or_escape() {
     let (parent, root) = sandbox();
-    let store = Store::open(&root, "coordinator").expect("store");
+    let store = Store::open(&root).expect("store");
     let callers = [
         Caller::coordinator(),
-        Caller::new("session-01"),
-        Caller::new("session-02"),
+        Caller::parse("session-01").expect("slot"),
+        Caller::parse("session-02").expect("slot"),
     ];
     let mut r = Rng(seed());
     let templates = templates();
@@ -302,9 +310,9 @@ fn damaged_files_never_panic() {
     let rounds = (iterations() / 30).max(20);
     for round in 0..rounds {
         let (parent, root) = sandbox();
-        let store = Store::open(&root, "coordinator").expect("store");
+        let store = Store::open(&root).expect("store");
         let coord = Ctx::new(Caller::coordinator());
-        let w1 = Ctx::new(Caller::new("session-01"));
+        let w1 = Ctx::new(Caller::parse("session-01").expect("slot"));
         let _ = store.register_slot(
             &coord,
             &api::RegisterSlot {
@@ -343,7 +351,7 @@ fn damaged_files_never_panic() {
             "heartbeat/session-01.json",
         ];
         for _ in 0..=r.below(3) {
-            let path = store.path(targets[r.below(targets.len())]);
+            let path = store.dir().join(targets[r.below(targets.len())]);
             let old = std::fs::read(&path).unwrap_or_default();
             let bytes: Vec<u8> = match r.below(5) {
                 0 => (0..r.below(400)).map(|_| r.next() as u8).collect(),
@@ -392,7 +400,7 @@ fn damaged_files_never_panic() {
                         &w1,
                         &api::ClaimNextTask {
                             slot: "session-01".into(),
-                            run_id: None,
+                            ..Default::default()
                         },
                     )
                     .is_ok()
@@ -409,7 +417,7 @@ fn damaged_files_never_panic() {
                     )
                     .is_ok()
             }),
-            Box::new(|| ledger::doctor::run(&store, true).is_ok()),
+            Box::new(|| ledger::maint::doctor::run(&store, true).is_ok()),
             Box::new(|| {
                 store
                     .send_message(
@@ -438,12 +446,7 @@ fn damaged_files_never_panic() {
             },
         );
         let body = res.unwrap_or_else(|e| panic!("round {round}: inbox after repair: {e}"));
-        let texts: Vec<&str> = body["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["message"].as_str())
-            .collect();
+        let texts: Vec<&str> = body.messages.iter().map(|m| m.message.as_str()).collect();
         assert!(texts.contains(&"after repair"), "round {round}: {texts:?}");
         assert_inside(parent.path(), &root);
     }

@@ -1,22 +1,27 @@
 //! The codenator MCP stdio server.
 //!
-//! A thin layer over the [`ledger`] crate: it turns each MCP tool call into
-//! one ledger operation run on a blocking thread, and the answer into
-//! `structuredContent` plus the same JSON as text. It holds no state of its
-//! own between calls; everything lives in the ledger, so any number of
-//! server processes can share one store.
+//! A thin layer over the [`ledger`] crate: each MCP tool is one ledger
+//! operation run on a blocking thread as the resolved caller; its typed
+//! answer becomes `structuredContent` plus the same JSON as text, and its
+//! type is the tool's `outputSchema`. It holds no state of its own between
+//! calls; everything lives in the ledger, so any number of server processes
+//! can share one store.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use ledger::{Ctx, Store, api};
+use ledger::{Ctx, SlotId, Store, api};
 use rmcp::{
     ErrorData as McpError, ServerHandler, ServiceExt,
-    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    handler::server::{router::tool::ToolRouter, tool::schema_for_output, wrapper::Parameters},
     model::{CallToolResult, Implementation, RequestMetaObject, ServerCapabilities, ServerConfig},
     tool, tool_handler, tool_router,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
+
+mod adapter;
+
+pub use adapter::{AdapterRequest, PlannedWake};
 
 /// Tool arguments that, when they do not decode, say which field is wrong
 /// (`slot: invalid type: integer 5, expected a string`): serde alone names
@@ -49,61 +54,41 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Args<T> {
     }
 }
 
-/// Environment variables, new name first, then the legacy name.
-pub const ROOT_VARS: [&str; 2] = ["AURALIS_CODENATOR_ROOT", "AURALIS_CODEXTRATOR_ROOT"];
-pub const AGENT_VARS: [&str; 2] = ["AURALIS_CODENATOR_AGENT", "AURALIS_CODEXTRATOR_AGENT"];
-
-fn first_env(vars: &[&str]) -> Option<String> {
-    vars.iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|s| !s.trim().is_empty())
-}
-
 /// Where the server's store is and who it speaks for.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The root given (before the nested-root rule).
+    /// The root (absolute, before the nested-root rule).
     pub root: PathBuf,
     /// The explicit agent, if any. None means "the slot bound to the
     /// calling Codex thread" (see [`Store::resolve_caller`]).
-    pub agent: Option<String>,
+    pub agent: Option<SlotId>,
 }
 
 impl Config {
-    /// Apply the precedence `--root` > `AURALIS_CODENATOR_ROOT` >
-    /// `AURALIS_CODEXTRATOR_ROOT` > cwd, and likewise for the agent.
+    /// The root by the one rule of [`host::root`] (`--root`, the root
+    /// variables, a store at or above the current directory, else the
+    /// current directory), and the agent by `--agent` then the variables.
     pub fn resolve(root: Option<PathBuf>, agent: Option<String>) -> anyhow::Result<Config> {
-        let root = match root.or_else(|| first_env(&ROOT_VARS).map(PathBuf::from)) {
-            Some(r) => r,
-            None => std::env::current_dir()?,
-        };
-        let agent = agent
-            .filter(|a| !a.is_empty())
-            .or_else(|| first_env(&AGENT_VARS));
-        if let Some(a) = &agent {
-            ledger::ids::slot("agent", a).map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
+        let root = host::root::Root::resolve(root.as_deref())?.path;
+        let agent = host::agent(agent.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Config { root, agent })
     }
 }
 
 const INSTRUCTIONS: &str = "Codenator coordinates one coordinator and many worker slots (Codex sessions) \
-through a durable shared ledger. Workers: register_slot once, record_heartbeat regularly, read_inbox, \
-claim_next_task, work only in your worktree, then report_commit (update_task with a blocker if stuck). \
-The coordinator: create_task, read its inbox for commit reports, update_task to integrated, plan_wake \
-to see who needs attention, and record_summary_pause when the summary pause is due. Every answer is \
-JSON; errors name the rule that refused the call.";
+through a durable shared ledger. Workers: register_slot once, record_heartbeat regularly (it renews the \
+lease on your claimed task), read_inbox, claim_next_task, work only in your worktree, then report_commit \
+(update_task with a blocker if stuck). The coordinator: create_task, read its inbox for commit reports, \
+update_task to integrated, plan_wake to see who needs attention, requeue_expired_leases for dead workers, \
+and record_summary_pause when the summary pause is due. get_task tells one task's whole story; \
+list_tasks finds tasks. Every answer is JSON; errors name the rule that refused the call.";
 
 /// The MCP server over one store.
 #[derive(Clone)]
 pub struct CodenatorServer {
     store: Store,
-    agent: Option<Arc<str>>,
+    agent: Option<SlotId>,
     tool_router: ToolRouter<Self>,
-}
-
-fn ok(v: Value) -> CallToolResult {
-    CallToolResult::structured(v)
 }
 
 fn refusal(e: &ledger::Error) -> CallToolResult {
@@ -125,11 +110,7 @@ fn thread_of(meta: &RequestMetaObject) -> Option<String> {
 impl CodenatorServer {
     /// Open the store (creating it if needed) and build the server.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let store = Store::open(
-            &config.root,
-            config.agent.as_deref().unwrap_or("coordinator"),
-        )
-        .map_err(|e| {
+        let store = Store::open(&config.root).map_err(|e| {
             anyhow::anyhow!("cannot open the store under {}: {e}", config.root.display())
         })?;
         store
@@ -138,15 +119,17 @@ impl CodenatorServer {
         // Messages the reference CLI left as inbox files join the ledger
         // once, so this server and the CLI agree on what is unread.
         match store.import_legacy_inbox_if_pending() {
-            Ok(Some(r)) => {
-                tracing::info!(totals = %r["totals"], "brought the v1 inbox into the ledger")
-            }
+            Ok(Some(r)) => tracing::info!(
+                appended = r.totals.appended,
+                marked_read = r.totals.marked_read,
+                "brought the v1 inbox into the ledger"
+            ),
             Ok(None) => {}
             Err(e) => tracing::warn!("the v1 inbox import failed: {e}"),
         }
         Ok(Self {
             store,
-            agent: config.agent.as_deref().map(Arc::from),
+            agent: config.agent.clone(),
             tool_router: Self::tool_router(),
         })
     }
@@ -156,7 +139,7 @@ impl CodenatorServer {
     }
 
     /// Run one ledger operation on a blocking thread as the resolved caller.
-    async fn run<F>(
+    async fn run<T, F>(
         &self,
         tool: &'static str,
         meta: RequestMetaObject,
@@ -164,18 +147,17 @@ impl CodenatorServer {
         op: F,
     ) -> Result<CallToolResult, McpError>
     where
-        F: FnOnce(&Store, &Ctx) -> ledger::Result<Value> + Send + 'static,
+        T: Serialize,
+        F: FnOnce(&Store, &Ctx) -> ledger::Result<T> + Send + 'static,
+        T: Send + 'static,
     {
         let store = self.store.clone();
         let agent = self.agent.clone();
         let thread = thread_of(&meta);
         let started = std::time::Instant::now();
         let joined = tokio::task::spawn_blocking(move || {
-            let caller = store.resolve_caller(
-                agent.as_deref(),
-                thread.as_deref(),
-                registering.as_deref(),
-            )?;
+            let caller =
+                store.resolve_caller(agent.as_ref(), thread.as_deref(), registering.as_deref())?;
             let ctx = Ctx {
                 caller,
                 thread_id: thread,
@@ -184,7 +166,15 @@ impl CodenatorServer {
         })
         .await;
         let result = match joined {
-            Ok(Ok(v)) => ok(v),
+            Ok(Ok(v)) => match serde_json::to_value(v) {
+                Ok(v) => CallToolResult::structured(v),
+                Err(e) => {
+                    return Err(McpError::internal_error(
+                        format!("{tool}: cannot encode the answer: {e}"),
+                        None,
+                    ));
+                }
+            },
             Ok(Err(e)) => {
                 tracing::info!(tool, error = %e, "refused");
                 refusal(&e)
@@ -202,31 +192,34 @@ impl CodenatorServer {
     }
 }
 
+type Answer = Result<CallToolResult, McpError>;
+
 #[tool_router]
 impl CodenatorServer {
-    /// Slots (unread counts, current task, heartbeat) and open tasks, paged.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    /// Slots (unread counts, current task, heartbeat, lease) and open tasks, paged.
+    #[tool(
+        output_schema = schema_for_output::<api::StatusResponse>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
     async fn get_status(
         &self,
         Parameters(Args(p)): Parameters<Args<api::GetStatus>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("get_status", meta, None, move |s, c| s.get_status(c, &p))
             .await
     }
 
     /// Register or update a slot (a worker registers itself; binds the calling Codex thread to the slot).
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::RegisterSlotResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
     async fn register_slot(
         &self,
         Parameters(Args(p)): Parameters<Args<api::RegisterSlot>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         let slot = Some(p.slot.clone());
         self.run("register_slot", meta, slot, move |s, c| {
             s.register_slot(c, &p)
@@ -235,16 +228,15 @@ impl CodenatorServer {
     }
 
     /// Send a message to a slot (or `all`) as the calling slot.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::SendMessageResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
     async fn send_message(
         &self,
         Parameters(Args(p)): Parameters<Args<api::SendMessage>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("send_message", meta, None, move |s, c| {
             s.send_message(c, &p)
         })
@@ -252,27 +244,29 @@ impl CodenatorServer {
     }
 
     /// Read unread messages of a slot, oldest first; by default marks the returned ones read.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::ReadInboxResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
     async fn read_inbox(
         &self,
         Parameters(Args(p)): Parameters<Args<api::ReadInbox>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("read_inbox", meta, None, move |s, c| s.read_inbox(c, &p))
             .await
     }
 
     /// The Focus Board: milestones, lanes, tasks, assignments, reports and integration receipts.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(
+        output_schema = schema_for_output::<api::FocusBoard>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
     async fn get_focus_board(
         &self,
         Parameters(Args(p)): Parameters<Args<api::GetFocusBoard>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("get_focus_board", meta, None, move |s, c| {
             s.get_focus_board(c, &p)
         })
@@ -280,17 +274,15 @@ impl CodenatorServer {
     }
 
     /// Coordinator-only: create or update a milestone.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::UpsertMilestoneResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
     async fn upsert_milestone(
         &self,
         Parameters(Args(p)): Parameters<Args<api::UpsertMilestone>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("upsert_milestone", meta, None, move |s, c| {
             s.upsert_milestone(c, &p)
         })
@@ -298,47 +290,43 @@ impl CodenatorServer {
     }
 
     /// Coordinator-only: create or update a lane.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::UpsertLaneResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
     async fn upsert_lane(
         &self,
         Parameters(Args(p)): Parameters<Args<api::UpsertLane>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("upsert_lane", meta, None, move |s, c| s.upsert_lane(c, &p))
             .await
     }
 
     /// Coordinator-only: queue a task for a slot and send it the task.assign message. Existing task ids are refused.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::CreateTaskResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
     async fn create_task(
         &self,
         Parameters(Args(p)): Parameters<Args<api::CreateTask>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("create_task", meta, None, move |s, c| s.create_task(c, &p))
             .await
     }
 
-    /// Claim the calling slot's oldest queued task whose dependencies are integrated. Claims exactly one, atomically.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        open_world_hint = false
-    ))]
+    /// Claim the calling slot's oldest queued task whose dependencies are integrated. Claims exactly one, atomically, with a lease your heartbeats renew.
+    #[tool(
+        output_schema = schema_for_output::<api::ClaimNextTaskResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
     async fn claim_next_task(
         &self,
         Parameters(Args(p)): Parameters<Args<api::ClaimNextTask>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("claim_next_task", meta, None, move |s, c| {
             s.claim_next_task(c, &p)
         })
@@ -346,50 +334,73 @@ impl CodenatorServer {
     }
 
     /// Update a task: status, commit, tests, blocker. Workers update their own tasks; integration is the coordinator's.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::UpdateTaskResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
     async fn update_task(
         &self,
         Parameters(Args(p)): Parameters<Args<api::UpdateTask>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("update_task", meta, None, move |s, c| s.update_task(c, &p))
             .await
     }
 
+    /// One task's whole story: the record, its status history (who and when), its lease, and its messages.
+    #[tool(
+        output_schema = schema_for_output::<api::GetTaskResponse>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_task(
+        &self,
+        Parameters(Args(p)): Parameters<Args<api::GetTask>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run("get_task", meta, None, move |s, c| s.get_task(c, &p))
+            .await
+    }
+
+    /// Find tasks, open and closed: filter by status, slot, milestone, lane and text; paged.
+    #[tool(
+        output_schema = schema_for_output::<api::ListTasksResponse>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_tasks(
+        &self,
+        Parameters(Args(p)): Parameters<Args<api::ListTasks>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run("list_tasks", meta, None, move |s, c| s.list_tasks(c, &p))
+            .await
+    }
+
     /// Report a commit of the calling slot (defaults read from its worktree), mark its task reported and notify the coordinator.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::ReportCommitResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
     async fn report_commit(
         &self,
         Parameters(Args(p)): Parameters<Args<api::ReportCommit>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("report_commit", meta, None, move |s, c| {
-            s.report_commit(c, &p)
+            host::git::report_commit(s, c, &p)
         })
         .await
     }
 
-    /// Record the calling slot's heartbeat (ok, failed or stale).
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    ))]
+    /// Record the calling slot's heartbeat (ok, failed or stale); an ok heartbeat renews the lease of the run's claimed task.
+    #[tool(
+        output_schema = schema_for_output::<api::RecordHeartbeatResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
     async fn record_heartbeat(
         &self,
         Parameters(Args(p)): Parameters<Args<api::RecordHeartbeat>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("record_heartbeat", meta, None, move |s, c| {
             s.record_heartbeat(c, &p)
         })
@@ -397,27 +408,47 @@ impl CodenatorServer {
     }
 
     /// Plan which slots to wake, notify or leave alone (read-only).
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(
+        output_schema = schema_for_output::<api::WakePlan<PlannedWake>>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
     async fn plan_wake(
         &self,
         Parameters(Args(p)): Parameters<Args<api::PlanWake>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
-        self.run("plan_wake", meta, None, move |s, c| s.plan_wake(c, &p))
-            .await
+    ) -> Answer {
+        self.run("plan_wake", meta, None, move |s, c| {
+            Ok(s.plan_wake(c, &p)?.map_actions(PlannedWake::from))
+        })
+        .await
+    }
+
+    /// Coordinator-only: put active tasks whose lease expired (their run stopped sending heartbeats) back in their slot's queue.
+    #[tool(
+        output_schema = schema_for_output::<api::RequeueExpiredResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn requeue_expired_leases(
+        &self,
+        Parameters(Args(p)): Parameters<Args<api::RequeueExpiredLeases>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run("requeue_expired_leases", meta, None, move |s, c| {
+            s.requeue_expired_leases(c, &p)
+        })
+        .await
     }
 
     /// Coordinator-only: record the periodic summary pause.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::RecordSummaryPauseResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
     async fn record_summary_pause(
         &self,
         Parameters(Args(p)): Parameters<Args<api::RecordSummaryPause>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("record_summary_pause", meta, None, move |s, c| {
             s.record_summary_pause(c, &p)
         })
@@ -425,16 +456,15 @@ impl CodenatorServer {
     }
 
     /// Record evidence of a wake attempt for a slot.
-    #[tool(annotations(
-        read_only_hint = false,
-        destructive_hint = false,
-        open_world_hint = false
-    ))]
+    #[tool(
+        output_schema = schema_for_output::<api::RecordWakeAttemptResponse>(),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+    )]
     async fn record_wake_attempt(
         &self,
         Parameters(Args(p)): Parameters<Args<api::RecordWakeAttempt>>,
         meta: RequestMetaObject,
-    ) -> Result<CallToolResult, McpError> {
+    ) -> Answer {
         self.run("record_wake_attempt", meta, None, move |s, c| {
             s.record_wake_attempt(c, &p)
         })
@@ -471,7 +501,7 @@ pub async fn serve_stdio(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         root = %config.root.display(),
         store = %server.store().dir().display(),
-        agent = config.agent.as_deref().unwrap_or("(bound by Codex thread)"),
+        agent = config.agent.as_ref().map_or("(bound by Codex thread)", |a| a.as_str()),
         "codenator MCP server ready"
     );
     let service = server.serve(rmcp::transport::stdio()).await?;

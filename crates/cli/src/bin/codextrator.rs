@@ -1,9 +1,6 @@
 //! `codextrator`: the legacy name of `codenator`, the same program (the
 //! reference shipped both names). Usage texts say `codextrator`.
 
-#[path = "../main.rs"]
-mod app;
-
 fn main() -> std::process::ExitCode {
-    app::main()
+    codenator_cli::main()
 }

@@ -27,11 +27,18 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use ledger::worktrees::SlotMatch;
-use ledger::{Caller, Ctx, Store, api};
+use host::root::absolute;
+use ledger::api::{self, ReportCommitResponse};
+use ledger::views::worktrees::SlotMatch;
+use ledger::{Caller, Ctx, SlotId, Store};
 use serde_json::{Value, json};
 
-use super::{Common, Env, absolute, print_json, s};
+use super::{Common, Env, print_json};
+
+/// A string field of the hook event ("" when missing).
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
 
 /// The hooks matcher: tool names of shell tools (a regex, unanchored).
 pub const MATCHER: &str = "Bash|shell|exec_command|container.exec";
@@ -316,7 +323,7 @@ pub fn response_ok(v: &Value) -> bool {
 /// What the hook did.
 enum Outcome {
     Ignored(String),
-    Reported(Value),
+    Reported(Box<ReportCommitResponse>),
 }
 
 /// A failure, with the store when one was found (to log it there).
@@ -352,7 +359,7 @@ fn handle(env: &Env, event: &Value) -> Result<Outcome, Failure> {
     if !response_ok(&event["tool_response"]) {
         return Ok(Outcome::Ignored("the git commit failed".into()));
     }
-    let process_cwd = std::env::current_dir().map_err(|e| fail(None, e))?;
+    let process_cwd = host::cwd().map_err(|e| fail(None, e))?;
     let cwd = match event["cwd"].as_str().map(PathBuf::from) {
         Some(p) if p.is_absolute() => p,
         _ => process_cwd.clone(),
@@ -364,10 +371,7 @@ fn handle(env: &Env, event: &Value) -> Result<Outcome, Failure> {
     for d in &call.dirs {
         dir = absolute(&dir, Path::new(d));
     }
-    let store = match env
-        .store_without_import(Some(&dir))
-        .or_else(|_| env.store_without_import(Some(&cwd)))
-    {
+    let store = match store_for(env, &dir).or_else(|_| store_for(env, &cwd)) {
         Ok(s) => s,
         // No store: this session is not coordinated by codenator.
         Err(e) => return Ok(Outcome::Ignored(format!("no store: {e:#}"))),
@@ -399,17 +403,35 @@ fn handle(env: &Env, event: &Value) -> Result<Outcome, Failure> {
             "HEAD did not just move by a commit (the git commit failed?)".into(),
         ));
     }
-    let ctx = Ctx::new(Caller::new(slot.clone()));
-    let ans = store
-        .report_commit(
-            &ctx,
-            &api::ReportCommit {
-                slot,
-                ..api::ReportCommit::default()
-            },
-        )
-        .map_err(|e| fail(Some(&store), e))?;
-    Ok(Outcome::Reported(ans))
+    let id = SlotId::parse("slot", &slot).map_err(|e| fail(Some(&store), e))?;
+    let ctx = Ctx::new(Caller::new(id));
+    let ans = host::git::report_commit(
+        &store,
+        &ctx,
+        &api::ReportCommit {
+            slot,
+            ..api::ReportCommit::default()
+        },
+    )
+    .map_err(|e| fail(Some(&store), e))?;
+    Ok(Outcome::Reported(Box::new(ans)))
+}
+
+/// The store for a directory the command ran in: the root the CLI's rule
+/// gives (`--root`, the variables), else the nearest store at or above
+/// `dir`.
+fn store_for(env: &Env, dir: &Path) -> anyhow::Result<Store> {
+    let root = env.root()?;
+    if !matches!(
+        root.source,
+        host::root::Source::Found | host::root::Source::Cwd
+    ) {
+        return Ok(root.open_existing()?);
+    }
+    match dir.ancestors().find(|d| ledger::store::holds_store(d)) {
+        Some(d) => Ok(Store::open(d)?),
+        None => anyhow::bail!("no codenator store at or above {}", dir.display()),
+    }
 }
 
 /// How recent the commit that moved HEAD must be to count as this tool
@@ -481,22 +503,22 @@ pub fn post_tool_use(env: &Env, args: &PostArgs) -> anyhow::Result<u8> {
             if args.verbose {
                 eprintln!(
                     "codenator hook: {} {} for {}",
-                    if ans["already_reported"] == json!(true) {
+                    if ans.already_reported {
                         "already reported"
                     } else {
                         "reported"
                     },
-                    s(&ans["report"], "sha"),
-                    s(&ans["report"], "slot"),
+                    ans.report.sha,
+                    ans.report.slot,
                 );
             }
         }
         Err(f) => {
-            let context = json!({
-                "session_id": event["session_id"], "turn_id": event["turn_id"],
-                "tool_use_id": event["tool_use_id"], "tool_name": event["tool_name"],
-                "cwd": event["cwd"],
-            });
+            let context: ledger::model::Payload =
+                ["session_id", "turn_id", "tool_use_id", "tool_name", "cwd"]
+                    .iter()
+                    .map(|k| (k.to_string(), event[*k].clone()))
+                    .collect();
             let logged = f
                 .store
                 .as_ref()
@@ -532,13 +554,17 @@ pub fn template(env: &Env, args: &TemplateArgs) -> anyhow::Result<u8> {
         sh_quote(&exe.display().to_string())
     );
     if !args.no_root {
-        let root = if env.explicit_root().is_some() {
-            Some(env.find_root(None)?)
-        } else {
-            env.find_root(None).ok()
+        let root = env.root()?;
+        let store = match root.source {
+            host::root::Source::Flag | host::root::Source::Env(_) => Some(root.open_existing()?),
+            host::root::Source::Found => root.open_existing().ok(),
+            host::root::Source::Cwd => None,
         };
-        if let Some(r) = root {
-            command.push_str(&format!(" --root {}", sh_quote(&r.display().to_string())));
+        if let Some(st) = store {
+            command.push_str(&format!(
+                " --root {}",
+                sh_quote(&st.root().display().to_string())
+            ));
         }
     }
     print_json(&json!({

@@ -1,7 +1,6 @@
 //! `codenator init`: create the store (a v2 registry; an existing registry,
 //! v1 included, is kept as it is).
 
-use anyhow::Context;
 use serde_json::json;
 
 use super::{Common, Env, print_json};
@@ -15,16 +14,12 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Root: `--root`, else the root variables, else the current directory
-/// (no upward search: `init` creates where it is told). The nested-root rule
+/// Root: `--root`, else the root variables, else the current directory (no
+/// upward search: `init` creates where it is told). The nested-root rule
 /// applies, as everywhere.
 pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
-    let root = match env.explicit_root() {
-        Some(r) => r,
-        None => std::env::current_dir().context("cannot read the current directory")?,
-    };
-    let store = ledger::Store::open(&root, ledger::ids::COORDINATOR)
-        .with_context(|| format!("cannot create the store under {}", root.display()))?;
+    let root = host::root::Root::for_init(env.root.as_deref())?;
+    let store = root.open_or_create()?;
     let imported = if store.legacy_inbox_pending() {
         Some(store.import_legacy_inbox(false)?)
     } else {
@@ -37,7 +32,7 @@ pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
             "legacy_inbox_import": imported,
         }))?;
     } else {
-        println!("Initialized {}", store.dir().display());
+        say!("Initialized {}", store.dir().display());
     }
     Ok(0)
 }

@@ -4,30 +4,33 @@
 //! CLI and the MCP server share one notion of unread, one task record and
 //! one heartbeat.
 //!
-//! Root: `--root` (before or after the command) > `AURALIS_CODENATOR_ROOT` >
-//! `AURALIS_CODEXTRATOR_ROOT` > the nearest directory at or above the
-//! current one that holds `.auralis-codextrator` (or a nested
-//! `.codextrator-mcp-root/.auralis-codextrator`); then the nested-root rule,
-//! exactly as the MCP server applies it.
+//! Root: the one rule of `host::root` (`--root`, before or after the
+//! command; the root variables; the nearest directory at or above the
+//! current one holding a store), then the nested-root rule.
 //!
-//! Identity: `--as SLOT` > the command's own identity flag where the
-//! reference had one (`--from`, `--slot`) > the slot whose registered
-//! worktree is the current directory or contains it (case-sensitive, deepest
+//! Identity: `--as SLOT` > the slot the command names as its actor (`inbox
+//! SLOT`, `heartbeat SLOT`, `report-commit --slot`, `send --from`), so a
+//! script or a Codex automation acts for its slot from any directory > the
+//! slot whose registered worktree holds the current directory (deepest
 //! worktree wins) > the coordinator. The ledger enforces the same rules as
 //! for the MCP tools.
 //!
 //! First use: every command that opens the store first brings in messages
 //! the reference CLI left as files under `inbox/<slot>/` (see
-//! `ledger::legacy`); `import-legacy-inbox` does it explicitly.
+//! `ledger::maint::legacy_import`); `import-legacy-inbox` does it explicitly.
+//!
+//! Output goes through [`out`], which returns an error instead of panicking
+//! when stdout is closed (`codenator task-list | head -1`); `main` exits
+//! quietly on it.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use ledger::store::{NESTED_ROOT_DIR, STORE_DIR};
-use ledger::worktrees::SlotMatch;
-use ledger::{Caller, Ctx, Store};
-use serde_json::Value;
+use host::root::Root;
+use ledger::views::worktrees::SlotMatch;
+use ledger::{Caller, Ctx, SlotId, Store};
+use serde::Serialize;
 
 pub mod heartbeat;
 pub mod hook;
@@ -48,8 +51,8 @@ pub struct Common {
     /// directory at or above the current one holding .auralis-codextrator).
     #[arg(long, value_name = "PATH")]
     pub root: Option<PathBuf>,
-    /// Act as this slot (default: the slot whose registered worktree holds the current
-    /// directory, else the coordinator).
+    /// Act as this slot (default: the slot the command names, else the slot whose registered
+    /// worktree holds the current directory, else the coordinator).
     #[arg(long = "as", value_name = "SLOT")]
     pub as_slot: Option<String>,
 }
@@ -71,81 +74,41 @@ impl Env {
         }
     }
 
-    /// The root given by flag or environment, if any.
-    pub fn explicit_root(&self) -> Option<PathBuf> {
-        self.root.clone().or_else(|| {
-            codenator_mcp::ROOT_VARS
-                .iter()
-                .filter_map(|v| std::env::var(v).ok())
-                .find(|s| !s.trim().is_empty())
-                .map(PathBuf::from)
-        })
-    }
-
-    /// Find the existing store (see the module documentation), starting the
-    /// upward search at `from` (default: the current directory).
-    pub fn find_root(&self, from: Option<&Path>) -> anyhow::Result<PathBuf> {
-        let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        if let Some(r) = self.explicit_root() {
-            let r = absolute(&cwd, &r);
-            let effective = ledger::store::resolve_root(&r);
-            if !effective.join(STORE_DIR).is_dir() {
-                bail!(
-                    "no codenator store under {} (run `codenator init --root {}` first)",
-                    r.display(),
-                    r.display()
-                );
-            }
-            return Ok(effective);
-        }
-        let start = from.map(Path::to_path_buf).unwrap_or(cwd);
-        for dir in start.ancestors() {
-            if dir.join(STORE_DIR).is_dir() || dir.join(NESTED_ROOT_DIR).join(STORE_DIR).is_dir() {
-                return Ok(ledger::store::resolve_root(dir));
-            }
-        }
-        bail!(
-            "Could not find .auralis-codextrator. Run `codenator init` first, pass --root, or set \
-             AURALIS_CODENATOR_ROOT (or the legacy AURALIS_CODEXTRATOR_ROOT)."
-        )
+    /// The root by the one rule.
+    pub fn root(&self) -> anyhow::Result<Root> {
+        Ok(Root::resolve(self.root.as_deref())?)
     }
 
     /// Open the existing store and bring in the reference CLI's inbox files
     /// (first use).
     pub fn store(&self) -> anyhow::Result<Store> {
-        let store = self.store_without_import(None)?;
+        let store = self.store_without_import()?;
         auto_import(&store);
         Ok(store)
     }
 
     /// Open the existing store, nothing else.
-    pub fn store_without_import(&self, from: Option<&Path>) -> anyhow::Result<Store> {
-        let root = self.find_root(from)?;
-        Store::open(&root, ledger::ids::COORDINATOR)
-            .with_context(|| format!("cannot open the store under {}", root.display()))
+    pub fn store_without_import(&self) -> anyhow::Result<Store> {
+        Ok(self.root()?.open_existing()?)
     }
 
-    /// The caller: `--as`, else the command's identity flag, else the slot
-    /// owning the current directory, else the coordinator.
-    pub fn ctx(&self, store: &Store, flag: Option<&str>) -> anyhow::Result<Ctx> {
-        Ok(Ctx::new(Caller::new(self.caller_slot(store, flag)?)))
-    }
-
-    /// The caller's slot and whether it was given (not inferred).
-    pub fn caller_slot(&self, store: &Store, flag: Option<&str>) -> anyhow::Result<String> {
-        if let Some(s) = self.as_slot.as_deref().or(flag).filter(|s| !s.is_empty()) {
-            ledger::ids::slot("--as", s)?;
-            return Ok(s.to_string());
-        }
-        Ok(infer_slot(store)?.unwrap_or_else(|| ledger::ids::COORDINATOR.to_string()))
+    /// The caller: `--as`, else `actor` (the slot the command names as the
+    /// one acting), else the slot owning the current directory, else the
+    /// coordinator.
+    pub fn ctx(&self, store: &Store, actor: Option<&str>) -> anyhow::Result<Ctx> {
+        let slot = match self.as_slot.as_deref().or(actor).filter(|s| !s.is_empty()) {
+            Some(s) => SlotId::parse("--as", s)?,
+            None => infer_slot(store)?.unwrap_or_else(SlotId::coordinator),
+        };
+        Ok(Ctx::new(Caller::new(slot)))
     }
 }
 
 /// The slot whose registered worktree holds the current directory.
-pub fn infer_slot(store: &Store) -> anyhow::Result<Option<String>> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+pub fn infer_slot(store: &Store) -> anyhow::Result<Option<SlotId>> {
+    let cwd = host::cwd().context("cannot read the current directory")?;
     match store.slot_for_path(&cwd)? {
-        SlotMatch::One(s) => Ok(Some(s)),
+        SlotMatch::One(s) => Ok(SlotId::stored(&s)),
         SlotMatch::None => Ok(None),
         SlotMatch::Ambiguous(slots) => bail!(
             "the current directory is inside the worktree of several slots ({}); pass --as SLOT",
@@ -160,11 +123,11 @@ pub fn infer_slot(store: &Store) -> anyhow::Result<Option<String>> {
 fn auto_import(store: &Store) {
     match store.import_legacy_inbox_if_pending() {
         Ok(Some(r)) => {
-            let t = &r["totals"];
+            let t = &r.totals;
             eprintln!(
                 "codenator: brought the v1 inbox into the ledger: {} unread message(s) ({} appended), \
                  {} read message(s) marked read, {} file(s) skipped",
-                t["archived_files"], t["appended"], t["marked_read"], t["skipped"]
+                t.archived_files, t.appended, t.marked_read, t.skipped
             );
         }
         Ok(None) => {}
@@ -172,19 +135,10 @@ fn auto_import(store: &Store) {
     }
 }
 
-/// `path` made absolute against `cwd`.
-pub fn absolute(cwd: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        cwd.join(path)
-    }
-}
-
 /// A path argument made absolute against the current directory, as a string.
 pub fn absolute_string(path: &Path) -> anyhow::Result<String> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let p = absolute(&cwd, path);
+    let cwd = host::cwd().context("cannot read the current directory")?;
+    let p = host::root::absolute(&cwd, path);
     p.to_str()
         .map(str::to_owned)
         .with_context(|| format!("path is not valid UTF-8: {}", p.display()))
@@ -209,15 +163,18 @@ pub fn message_or_stdin(given: Option<String>, command: &str) -> anyhow::Result<
     Ok(text)
 }
 
-/// Print JSON (pretty) on stdout.
-pub fn print_json(v: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+/// Write a line to stdout. A closed stdout is an error (`BrokenPipe`), not
+/// a panic: `main` ends the program quietly on it.
+pub fn out(args: std::fmt::Arguments) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_fmt(args)?;
+    o.write_all(b"\n")
 }
 
-/// A string field of a JSON answer ("" when missing).
-pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or("")
+/// Print a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
+    say!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
 }
 
 /// The first 7 characters of a sha.

@@ -1,16 +1,15 @@
 //! `codenator recovery` and `codenator watchdog-check`.
 //!
 //! `recovery` says what to do about each slot (restart its thread, read its
-//! inbox, continue, await integration, ...). `watchdog-check` decides whether
-//! to notify the coordinator, snoozing alerts already notified; it exits 0
-//! either way (the decision is data, as in the reference) unless
-//! `--exit-code` asks for 1 on NOTIFY.
+//! inbox, continue, requeue an expired claim, await integration, ...).
+//! `watchdog-check` decides whether to notify the coordinator, snoozing
+//! alerts already notified; it exits 0 either way (the decision is data, as
+//! in the reference) unless `--exit-code` asks for 1 on NOTIFY.
 
-use ledger::recovery::RecoveryRequest;
-use ledger::watchdog::WatchdogRequest;
-use serde_json::Value;
+use ledger::api;
+use ledger::model::watchdog::Alert;
 
-use super::{Common, Env, print_json, s};
+use super::{Common, Env, print_json};
 
 #[derive(clap::Args, Debug)]
 pub struct RecoveryArgs {
@@ -32,7 +31,7 @@ pub fn recovery(env: &Env, args: &RecoveryArgs) -> anyhow::Result<u8> {
     let ctx = env.ctx(&store, None)?;
     let ans = store.recovery(
         &ctx,
-        &RecoveryRequest {
+        &api::Recovery {
             window_minutes: Some(args.window_minutes),
             checked_at: args.checked_at.clone(),
         },
@@ -41,20 +40,17 @@ pub fn recovery(env: &Env, args: &RecoveryArgs) -> anyhow::Result<u8> {
         print_json(&ans)?;
         return Ok(0);
     }
-    println!("Codenator recovery");
-    for r in ans["rows"].as_array().into_iter().flatten() {
+    say!("Codenator recovery");
+    for r in &ans.rows {
+        let row = &r.slot.row;
         let mut line = format!(
             "{} {} unread={} status={}",
-            s(r, "slot"),
-            s(r, "recommendation"),
-            r["unread"],
-            s(r, "status")
+            row.slot, r.recommendation, row.unread, row.status
         );
-        let reason = s(r, "reason");
-        if !reason.is_empty() {
-            line.push_str(&format!(" reason={reason}"));
+        if !r.reason.is_empty() {
+            line.push_str(&format!(" reason={}", r.reason));
         }
-        println!("{line}");
+        say!("{line}");
     }
     Ok(0)
 }
@@ -86,17 +82,16 @@ pub struct WatchdogArgs {
     pub json: bool,
 }
 
-fn alert_line(a: &Value) -> String {
-    let detail = s(a, "detail");
+fn alert_line(a: &Alert) -> String {
     format!(
         "- {} {}: {}{}",
-        s(a, "slot"),
-        s(a, "type"),
-        s(a, "reason"),
-        if detail.is_empty() {
+        a.slot,
+        a.kind,
+        a.reason,
+        if a.detail.is_empty() {
             String::new()
         } else {
-            format!(" {detail}")
+            format!(" {}", a.detail)
         }
     )
 }
@@ -106,7 +101,7 @@ pub fn watchdog(env: &Env, args: &WatchdogArgs) -> anyhow::Result<u8> {
     let ctx = env.ctx(&store, None)?;
     let ans = store.watchdog_check(
         &ctx,
-        &WatchdogRequest {
+        &api::WatchdogCheck {
             heartbeat_max_minutes: Some(args.heartbeat_max_minutes),
             snooze_minutes: Some(args.snooze_minutes),
             window_minutes: Some(args.window_minutes),
@@ -114,22 +109,17 @@ pub fn watchdog(env: &Env, args: &WatchdogArgs) -> anyhow::Result<u8> {
             dry_run: args.dry_run,
         },
     )?;
-    let notify = s(&ans, "decision") == "NOTIFY";
+    let notify = ans.decision == "NOTIFY";
     if args.json {
         print_json(&ans)?;
     } else {
-        println!("Codenator watchdog: {}", s(&ans, "decision"));
-        let list = if notify {
-            &ans["alerts"]
-        } else {
-            &ans["suppressed"]
-        };
-        let list = list.as_array().cloned().unwrap_or_default();
+        say!("Codenator watchdog: {}", ans.decision);
+        let list = if notify { &ans.alerts } else { &ans.suppressed };
         if list.is_empty() {
-            println!("No actionable coordinator watchdog alert.");
+            say!("No actionable coordinator watchdog alert.");
         }
-        for a in &list {
-            println!("{}", alert_line(a));
+        for a in list {
+            say!("{}", alert_line(a));
         }
     }
     Ok(if notify && args.exit_code { 1 } else { 0 })

@@ -5,13 +5,12 @@
 //! slot). `--project`, `--focus` and `--worktree` are required only for a
 //! slot that is not registered yet.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use ledger::api;
 
-use super::{Common, Env, absolute_string, print_json, s};
+use super::{Common, Env, absolute_string, print_json};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -51,22 +50,10 @@ pub struct Args {
     pub json: bool,
 }
 
-fn git_branch(worktree: &str) -> Option<String> {
-    let out = Command::new("git")
-        .args(["-C", worktree, "branch", "--show-current"])
-        .output()
-        .ok()?;
-    let b = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !b.is_empty()).then_some(b)
-}
-
 pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
     let store = env.store()?;
     let ctx = env.ctx(&store, None)?;
-    let registered = {
-        let _l = store.lock_shared()?;
-        store.registry()?.is_registered(&args.slot)
-    };
+    let registered = store.registry()?.is_registered(&args.slot);
     if !registered {
         let missing: Vec<&str> = [
             ("--project", args.project.is_none()),
@@ -85,10 +72,11 @@ pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
         Some(w) => Some(absolute_string(w)?),
         None => None,
     };
-    let branch = args
-        .branch
-        .clone()
-        .or_else(|| worktree.as_deref().and_then(git_branch));
+    let branch = args.branch.clone().or_else(|| {
+        worktree
+            .as_deref()
+            .and_then(|w| host::git::branch(Path::new(w)))
+    });
     let ans = store.register_slot(
         &ctx,
         &api::RegisterSlot {
@@ -107,12 +95,11 @@ pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
     if args.json {
         print_json(&ans)?;
     } else {
-        let e = &ans["slot"];
-        println!(
+        say!(
             "Registered {}: {} / {}",
             args.slot,
-            s(e, "project"),
-            s(e, "focus")
+            ans.slot.project,
+            ans.slot.focus
         );
     }
     Ok(0)

@@ -2,17 +2,17 @@
 //! ledger dedupes per commit, writes the report file, marks the task
 //! reported and tells the coordinator).
 //!
-//! The slot is `--slot` (or `--as`), else the slot owning the current
-//! directory; git is read in `--worktree`, else the slot's registered
-//! worktree (else the current directory when the slot has none).
+//! The slot is `--slot` (it acts for itself, from any directory) or `--as`,
+//! else the slot owning the current directory; git is read in `--worktree`,
+//! else the slot's registered worktree (else the current directory when the
+//! slot has none).
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 use ledger::api;
-use ledger::registry::str_field;
 
-use super::{Common, Env, absolute_string, infer_slot, print_json, s, short};
+use super::{Common, Env, absolute_string, infer_slot, print_json, short};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -40,7 +40,7 @@ pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
     let slot = match args.slot.clone().or_else(|| env.as_slot.clone()) {
         Some(s) => s,
         None => match infer_slot(&store)? {
-            Some(s) => s,
+            Some(s) => s.to_string(),
             None => bail!("Could not infer session slot. Pass --slot."),
         },
     };
@@ -48,22 +48,16 @@ pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
     let worktree = match &args.worktree {
         Some(w) => Some(absolute_string(w)?),
         None => {
-            let registered = {
-                let _l = store.lock_shared()?;
-                store
-                    .registry()?
-                    .entry(&slot)
-                    .map(|e| str_field(e, "worktree").to_string())
-                    .unwrap_or_default()
-            };
+            let registered = store.registry()?.entry_or_default(&slot).worktree;
             if registered.is_empty() {
-                Some(absolute_string(&std::env::current_dir()?)?)
+                Some(absolute_string(&host::cwd()?)?)
             } else {
                 None
             }
         }
     };
-    let ans = store.report_commit(
+    let ans = host::git::report_commit(
+        &store,
         &ctx,
         &api::ReportCommit {
             slot: slot.clone(),
@@ -77,11 +71,11 @@ pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
         print_json(&ans)?;
         return Ok(0);
     }
-    let sha = s(&ans["report"], "sha");
-    if ans["already_reported"] == serde_json::json!(true) {
-        println!("Commit {} already reported for {slot}", short(sha));
+    let sha = short(&ans.report.sha);
+    if ans.already_reported {
+        say!("Commit {sha} already reported for {slot}");
     } else {
-        println!("Reported commit {} from {slot}", short(sha));
+        say!("Reported commit {sha} from {slot}");
     }
     Ok(0)
 }

@@ -7,9 +7,10 @@
 
 use anyhow::Context;
 use ledger::api;
+use ledger::model::Payload;
 use serde_json::Value;
 
-use super::{Common, Env, message_or_stdin, print_json, s};
+use super::{Common, Env, message_or_stdin, print_json};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,13 +43,13 @@ pub struct Args {
 
 pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
     let message = message_or_stdin(args.message.clone(), "send")?;
-    let payload = match &args.payload {
-        Some(p) => match serde_json::from_str::<Value>(p)
-            .with_context(|| "--payload must be valid JSON".to_string())?
-        {
-            Value::Object(m) => Some(m),
-            _ => anyhow::bail!("--payload must be a JSON object"),
-        },
+    let payload: Option<Payload> = match &args.payload {
+        Some(p) => {
+            match serde_json::from_str::<Value>(p).context("--payload must be valid JSON")? {
+                Value::Object(m) => Some(m),
+                _ => anyhow::bail!("--payload must be a JSON object"),
+            }
+        }
         None => None,
     };
     let store = env.store()?;
@@ -72,8 +73,8 @@ pub fn run(env: &Env, args: &Args) -> anyhow::Result<u8> {
     if args.json {
         print_json(&ans)?;
     } else {
-        println!("Sent {} to {}", s(&ans["message"], "id"), args.to);
-        if ans["recipient_registered"] == Value::Bool(false) {
+        say!("Sent {} to {}", ans.message.id, args.to);
+        if !ans.recipient_registered {
             eprintln!("codenator: note: {} is not a registered slot", args.to);
         }
     }

@@ -2,9 +2,9 @@
 //! hold and how much they have not read (the ledger's cursors).
 
 use ledger::api;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Common, Env, print_json, s};
+use super::{Common, Env, print_json};
 
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
@@ -24,7 +24,7 @@ pub struct SlotsArgs {
     pub json: bool,
 }
 
-fn pad(rows: &[Vec<String>]) {
+fn pad(rows: &[Vec<String>]) -> std::io::Result<()> {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
@@ -40,8 +40,9 @@ fn pad(rows: &[Vec<String>]) {
             .enumerate()
             .map(|(i, v)| format!("{v:<w$}", w = widths[i]))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        super::out(format_args!("{}", line.join("  ").trim_end()))?;
     }
+    Ok(())
 }
 
 pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<u8> {
@@ -55,24 +56,20 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<u8> {
             offset: None,
         },
     )?;
-    let rows = ans["slots"].clone();
     if args.json {
-        let registry = {
-            let _l = store.lock_shared()?;
-            Value::Object(store.registry()?.doc().clone())
-        };
         print_json(&json!({
-            "registry": registry,
-            "rows": rows,
-            "open_tasks": ans["open_tasks"],
-            "task_counts": ans["task_counts"],
-            "total_tasks": ans["total_tasks"],
-            "summary_pause": ans["summary_pause"],
+            "registry": store.registry()?,
+            "rows": ans.slots,
+            "open_tasks": ans.open_tasks,
+            "task_counts": ans.task_counts,
+            "total_tasks": ans.total_tasks,
+            "expired_leases": ans.expired_leases,
+            "summary_pause": ans.summary_pause,
             "store": store.dir(),
         }))?;
         return Ok(0);
     }
-    println!("Auralis Codenator status");
+    say!("Auralis Codenator status");
     let mut table = vec![
         [
             "slot", "identity", "project", "focus", "branch", "status", "unread", "task",
@@ -80,48 +77,55 @@ pub fn status(env: &Env, args: &StatusArgs) -> anyhow::Result<u8> {
         .map(String::from)
         .to_vec(),
     ];
-    for r in rows.as_array().into_iter().flatten() {
+    for r in &ans.slots {
         table.push(vec![
-            s(r, "slot").into(),
-            s(r, "identity").into(),
-            s(r, "project").into(),
-            s(r, "focus").into(),
-            s(r, "branch").into(),
-            s(r, "status").into(),
-            r["unread"].to_string(),
-            match r["current_task_id"].as_str() {
-                Some(t) => format!("{t} ({})", s(r, "current_task_status")),
-                None => String::new(),
+            r.slot.clone(),
+            r.identity.clone(),
+            r.project.clone(),
+            r.focus.clone(),
+            r.branch.clone(),
+            r.status.clone(),
+            r.unread.to_string(),
+            match (&r.current_task_id, &r.current_task_status) {
+                (Some(t), Some(st)) => format!(
+                    "{t} ({st}{})",
+                    if r.lease_expired {
+                        ", lease expired"
+                    } else {
+                        ""
+                    }
+                ),
+                _ => String::new(),
             },
         ]);
     }
-    pad(&table);
+    pad(&table)?;
     Ok(0)
 }
 
 pub fn slots(env: &Env, args: &SlotsArgs) -> anyhow::Result<u8> {
     let store = env.store()?;
     let ctx = env.ctx(&store, None)?;
-    let rows = store.slot_rows(&ctx)?;
+    let rows = store.slot_details(&ctx)?;
     if args.json {
-        print_json(&Value::Array(rows))?;
+        print_json(&rows)?;
         return Ok(0);
     }
-    println!("Codenator slots");
-    for r in &rows {
-        let mut line = format!("{} {} unread={}", s(r, "slot"), s(r, "status"), r["unread"]);
-        if let Some(h) = r["heartbeat_status"].as_str() {
+    say!("Codenator slots");
+    for d in &rows {
+        let r = &d.row;
+        let mut line = format!("{} {} unread={}", r.slot, r.status, r.unread);
+        if let Some(h) = &r.heartbeat_status {
             line.push_str(&format!(" heartbeat={h}"));
         }
-        if let Some(t) = r["current_task_id"].as_str() {
+        if let Some(t) = &r.current_task_id {
             line.push_str(&format!(" task={t}"));
         }
-        let focus = s(r, "focus");
-        if !focus.is_empty() {
+        if !r.focus.is_empty() {
             line.push(' ');
-            line.push_str(focus);
+            line.push_str(&r.focus);
         }
-        println!("{line}");
+        say!("{line}");
     }
     Ok(0)
 }

@@ -1,0 +1,28 @@
+//! What Codex keeps under `CODEX_HOME` (default `~/.codex`).
+
+use std::path::PathBuf;
+
+/// `CODEX_HOME`, else `$HOME/.codex`.
+pub fn home() -> Option<PathBuf> {
+    std::env::var_os("CODEX_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".codex")))
+}
+
+/// `target_thread_id = "…"` from the automation's
+/// `$CODEX_HOME/automations/<automation_id>/automation.toml`; None when the
+/// file or the key is missing. The id was checked by the caller.
+pub fn automation_thread(automation_id: &ledger::TaskId) -> Option<String> {
+    let path = home()?
+        .join("automations")
+        .join(automation_id.as_str())
+        .join("automation.toml");
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "target_thread_id")
+            .then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+            .filter(|v| !v.is_empty())
+    })
+}

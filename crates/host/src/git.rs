@@ -1,0 +1,113 @@
+//! git, run in a slot's worktree: the facts of a reported commit, and the
+//! current branch.
+
+use std::path::Path;
+use std::process::Command;
+
+use ledger::api::{self, CommitFacts, ReportCommitResponse};
+use ledger::{Ctx, Error, Result, Store};
+
+/// Run git in `dir` and return its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+    if !out.status.success() {
+        return Err(Error::invalid(
+            "worktree",
+            format!(
+                "git {} failed in {}: {}",
+                args.join(" "),
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+}
+
+/// The current branch of a worktree, when it has one.
+pub fn branch(worktree: &Path) -> Option<String> {
+    git(worktree, &["branch", "--show-current"])
+        .ok()
+        .filter(|b| !b.is_empty())
+}
+
+/// The facts of the commit `req` reports: what the request gives, the rest
+/// read from git in `worktree` (HEAD when no sha is given).
+pub fn commit_facts(worktree: &str, req: &api::ReportCommit) -> Result<CommitFacts> {
+    let wt = Path::new(worktree);
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let sha = match given(&req.sha) {
+        Some(s) => s,
+        None => git(wt, &["rev-parse", "HEAD"])?,
+    };
+    let or_git = |v: &Option<String>, args: &[&str]| -> Result<String> {
+        match given(v) {
+            Some(v) => Ok(v),
+            None => git(wt, args),
+        }
+    };
+    let branch = or_git(&req.branch, &["branch", "--show-current"])?;
+    let subject = or_git(&req.subject, &["log", "-1", "--pretty=%s", &sha])?;
+    let body = match (&req.body, req.needs_git()) {
+        (Some(b), _) => b.clone(),
+        (None, true) => git(wt, &["log", "-1", "--pretty=%b", &sha])?,
+        (None, false) => String::new(),
+    };
+    let changed = match &req.changed {
+        Some(c) => c.0.clone(),
+        None => git(
+            wt,
+            &[
+                "diff-tree",
+                "--no-commit-id",
+                "--name-status",
+                "-r",
+                "--root",
+                &sha,
+            ],
+        )?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect(),
+    };
+    Ok(CommitFacts {
+        worktree: worktree.to_string(),
+        sha,
+        branch,
+        subject,
+        body,
+        changed,
+    })
+}
+
+/// `report_commit` end to end: check the request, read what it leaves out
+/// from git in the slot's worktree, and record it in the ledger.
+pub fn report_commit(
+    store: &Store,
+    ctx: &Ctx,
+    req: &api::ReportCommit,
+) -> Result<ReportCommitResponse> {
+    let worktree = store.report_worktree(ctx, req)?;
+    let facts = if req.needs_git() {
+        commit_facts(&worktree, req)?
+    } else {
+        CommitFacts {
+            worktree: worktree.clone(),
+            sha: req.sha.clone().unwrap_or_default(),
+            branch: req.branch.clone().unwrap_or_default(),
+            subject: req.subject.clone().unwrap_or_default(),
+            body: req.body.clone().unwrap_or_default(),
+            changed: req.changed.clone().map(|c| c.0).unwrap_or_default(),
+        }
+    };
+    store.report_commit(ctx, req, facts)
+}

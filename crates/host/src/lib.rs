@@ -1,0 +1,48 @@
+//! The host layer: the only code in codenator that reads environment
+//! variables, the current directory, `CODEX_HOME`, or runs git.
+//!
+//! The ledger takes everything it needs as arguments; the MCP server and
+//! the CLI ask this crate for the root, the agent, the slot that owns the
+//! current directory and the facts of a commit, so the rules live in one
+//! place:
+//!
+//! - [`root`]: where the store is (one rule for the server, the CLI and
+//!   `doctor`).
+//! - [`git`]: the facts of a reported commit, read from its worktree.
+//! - [`codex`]: `CODEX_HOME` and what Codex keeps there.
+
+pub mod codex;
+pub mod git;
+pub mod root;
+
+use std::path::PathBuf;
+
+use ledger::SlotId;
+
+/// Environment variables naming the root, new name first, then the legacy one.
+pub const ROOT_VARS: [&str; 2] = ["AURALIS_CODENATOR_ROOT", "AURALIS_CODEXTRATOR_ROOT"];
+/// Environment variables naming the agent (the caller's slot).
+pub const AGENT_VARS: [&str; 2] = ["AURALIS_CODENATOR_AGENT", "AURALIS_CODEXTRATOR_AGENT"];
+
+/// The first of `vars` that is set and not blank, with its name.
+pub fn first_env(vars: &[&'static str]) -> Option<(&'static str, String)> {
+    vars.iter()
+        .filter_map(|v| std::env::var(v).ok().map(|s| (*v, s)))
+        .find(|(_, s)| !s.trim().is_empty())
+}
+
+/// The current directory.
+pub fn cwd() -> std::io::Result<PathBuf> {
+    std::env::current_dir()
+}
+
+/// The agent: `flag`, else `AURALIS_CODENATOR_AGENT`, else
+/// `AURALIS_CODEXTRATOR_AGENT`; checked as a slot id. None means "the slot
+/// bound to the calling Codex thread".
+pub fn agent(flag: Option<&str>) -> ledger::Result<Option<SlotId>> {
+    let given = flag
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .or_else(|| first_env(&AGENT_VARS).map(|(_, v)| v));
+    given.map(|a| SlotId::parse("agent", &a)).transpose()
+}

@@ -1,0 +1,59 @@
+//! The store's advisory lock (`store.lock`, flock through fs2).
+//!
+//! Exclusive for every mutation, shared for reads. A fresh file handle per
+//! acquisition, because flock is per open file description: two threads of
+//! one process taking the lock through one handle would not exclude each
+//! other. The lock file is never deleted (a deleted lock file would let the
+//! next process lock a different inode while an old holder still holds the
+//! first).
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+
+use crate::error::{IoContext, Result};
+
+/// Which kind of lock a transaction holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// Readers: many at once, never while a writer holds the lock.
+    Shared,
+    /// Writers: one at a time, and no reader meanwhile.
+    Exclusive,
+}
+
+/// A held lock. Released on drop.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+    mode: LockMode,
+}
+
+impl FileLock {
+    /// Block until the lock on `path` (created if missing) is held.
+    pub fn acquire(path: &Path, mode: LockMode) -> Result<FileLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .at(path)?;
+        // fs2 by full path: std's own `File::lock_shared` and `unlock`
+        // shadow the trait methods on newer toolchains.
+        match mode {
+            LockMode::Shared => fs2::FileExt::lock_shared(&file).at(path)?,
+            LockMode::Exclusive => fs2::FileExt::lock_exclusive(&file).at(path)?,
+        }
+        Ok(FileLock { file, mode })
+    }
+
+    pub fn mode(&self) -> LockMode {
+        self.mode
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = fs2::FileExt::unlock(&self.file);
+    }
+}

@@ -1,0 +1,809 @@
+//! The message ledger (`messages/ledger.jsonl`) and its inbox index.
+//!
+//! The ledger file is the truth: one compact JSON object per line, appended
+//! under the exclusive lock, `seq` assigned under that lock, fsynced before
+//! the append is reported done. Lines written by the reference CLI have no
+//! `seq`; they count as their non-blank line number, as the reference reads
+//! them.
+//!
+//! Reading an inbox must not cost more as history grows, so a derived index
+//! keeps fixed-size records pointing at lines: per recipient
+//! (`index/inbox/<to>.idx`) and per task (`index/task/<task>.idx`), plus
+//! `index/ledger.json`, which says how much of the ledger the index covers.
+//! Anything past that point (a line the reference appended, or a crash
+//! between the append and the index update) is indexed on the next write
+//! and read directly by readers until then. A torn last line is left
+//! unindexed; the next append terminates it, after which it is one damaged
+//! line, skipped and listed for `doctor`.
+//!
+//! **The index never hides a line.** It is checked against the ledger
+//! before it is used: a replaced (other inode) or shorter ledger, index
+//! files that do not hold the records the state counts, or a ledger whose
+//! bytes before the covered point changed (an editor or a script rewrote it
+//! in place) make it be rebuilt, by the next writer, and read around by
+//! readers until then. Every line read through the index is checked to be
+//! the one the record points at (a whole line, the recipient, the seq); a
+//! mismatch means the index is stale, and the answer is computed from a
+//! full scan instead.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, IoContext, Result};
+use crate::fs::{self as sfs, Durability, jsonl};
+use crate::model::ids::stable_hash;
+use crate::model::message::PAUSE_TYPES;
+use crate::model::{Cursor, Message, SlotId, TaskId};
+use crate::store::{Layout, ReadTxn, WriteTxn};
+use crate::time;
+
+const RECORD: usize = 40;
+const INDEX_VERSION: u32 = 2;
+const MAX_CORRUPT_LISTED: usize = 100;
+const PAUSES_KEPT: usize = 16;
+/// Bytes before the covered point whose hash tells that the indexed part of
+/// the ledger is unchanged.
+const GUARD_BYTES: u64 = 4096;
+
+/// One index record: where a line is, its seq, the running max seq of its
+/// index file (monotonic, so it can be binary-searched even when legacy seqs
+/// are not), and a hash of its sender (to skip a slot's own messages
+/// without reading them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Record {
+    offset: u64,
+    len: u32,
+    seq: u64,
+    runmax: u64,
+    from_hash: u64,
+}
+
+impl Record {
+    fn encode(&self) -> [u8; RECORD] {
+        let mut b = [0u8; RECORD];
+        b[0..8].copy_from_slice(&self.offset.to_le_bytes());
+        b[8..12].copy_from_slice(&self.len.to_le_bytes());
+        b[16..24].copy_from_slice(&self.seq.to_le_bytes());
+        b[24..32].copy_from_slice(&self.runmax.to_le_bytes());
+        b[32..40].copy_from_slice(&self.from_hash.to_le_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Record {
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        let mut l = [0u8; 4];
+        l.copy_from_slice(&b[8..12]);
+        Record {
+            offset: u64_at(0),
+            len: u32::from_le_bytes(l),
+            seq: u64_at(16),
+            runmax: u64_at(24),
+            from_hash: u64_at(32),
+        }
+    }
+}
+
+/// A damaged line: its byte range in the ledger.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DamagedLine {
+    pub offset: u64,
+    pub len: u64,
+    pub reason: String,
+}
+
+/// A summary-pause marker as indexed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PauseMark {
+    pub seq: u64,
+    pub count: u64,
+    pub at: Option<String>,
+}
+
+/// What the index covers (`index/ledger.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IndexState {
+    pub version: u32,
+    /// Ledger bytes covered by the index.
+    pub covered: u64,
+    /// Non-blank lines seen (the seq of a legacy line without `seq`).
+    pub lines: u64,
+    /// Highest seq seen.
+    pub max_seq: u64,
+    /// Inode of the indexed ledger: a replaced ledger means a rebuild.
+    pub ledger_ino: u64,
+    /// Size and mtime of the ledger when the index last looked at it: when
+    /// both are unchanged, nobody has touched the ledger since.
+    #[serde(default)]
+    pub ledger_len: u64,
+    #[serde(default)]
+    pub ledger_mtime_ns: u64,
+    /// Hash of the last [`GUARD_BYTES`] bytes before `covered`.
+    #[serde(default)]
+    pub guard: u64,
+    /// Messages indexed.
+    #[serde(default)]
+    pub messages: u64,
+    /// Corrupt lines found (the first hundred).
+    #[serde(default)]
+    pub damaged: Vec<DamagedLine>,
+    /// The latest summary-pause markers, oldest first.
+    #[serde(default)]
+    pub pauses: Vec<PauseMark>,
+    /// Records in all index files: a deleted or truncated index file no
+    /// longer matches it, and the index is rebuilt.
+    #[serde(default)]
+    pub records: u64,
+}
+
+impl IndexState {
+    fn empty(ino: u64) -> IndexState {
+        IndexState {
+            version: INDEX_VERSION,
+            ledger_ino: ino,
+            ..IndexState::default()
+        }
+    }
+}
+
+/// Which index file a record goes to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    To(SlotId),
+    Task(TaskId),
+}
+
+impl Key {
+    fn path(&self, layout: &Layout) -> PathBuf {
+        match self {
+            Key::To(s) => layout.inbox_index(s),
+            Key::Task(t) => layout.task_index(t),
+        }
+    }
+
+    /// Does this message belong under this key?
+    fn matches(&self, m: &Message) -> bool {
+        match self {
+            Key::To(s) => m.to == s.as_str(),
+            Key::Task(t) => m.task_id.as_deref() == Some(t.as_str()),
+        }
+    }
+}
+
+/// Records past the persisted index, held in memory by a reader.
+#[derive(Default)]
+struct Overlay {
+    by_key: BTreeMap<Key, Vec<Record>>,
+}
+
+/// The ledger's index as seen by one transaction: persisted state plus the
+/// records of lines past it.
+pub struct LedgerView {
+    pub state: IndexState,
+    overlay: Overlay,
+    /// True when the ledger ends in an unterminated (torn) line.
+    pub torn_tail: bool,
+    /// False when the index files describe another ledger and only the
+    /// overlay (then built from the whole ledger) may be used.
+    files_valid: bool,
+}
+
+struct Meta {
+    len: u64,
+    ino: u64,
+    mtime_ns: u64,
+}
+
+fn ledger_meta(layout: &Layout) -> Result<Option<Meta>> {
+    let p = layout.ledger();
+    match fs::metadata(&p) {
+        Ok(m) => Ok(Some(Meta {
+            len: m.len(),
+            ino: m.ino(),
+            mtime_ns: sfs::mtime_ns(&p) as u64,
+        })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).at(&p),
+    }
+}
+
+fn load_state(layout: &Layout) -> IndexState {
+    match sfs::read_json::<IndexState>(&layout.index_state()) {
+        Ok(Some(s)) if s.version == INDEX_VERSION => s,
+        _ => IndexState::empty(0),
+    }
+}
+
+/// Hash of the last guard bytes before `covered`.
+fn guard_hash(layout: &Layout, covered: u64) -> Result<u64> {
+    if covered == 0 {
+        return Ok(0);
+    }
+    let p = layout.ledger();
+    let f = File::open(&p).at(&p)?;
+    let start = covered.saturating_sub(GUARD_BYTES);
+    let mut buf = vec![0u8; (covered - start) as usize];
+    f.read_exact_at(&mut buf, start).at(&p)?;
+    Ok(stable_hash_bytes(&buf))
+}
+
+fn stable_hash_bytes(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for x in b {
+        h ^= u64::from(*x);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Is the indexed part of the ledger what the state says it is?
+fn still_describes(layout: &Layout, state: &IndexState, meta: &Meta) -> Result<bool> {
+    if meta.ino != state.ledger_ino || meta.len < state.covered {
+        return Ok(false);
+    }
+    if !index_files_match(layout, state) {
+        return Ok(false);
+    }
+    if meta.len == state.ledger_len && meta.mtime_ns == state.ledger_mtime_ns {
+        // Untouched since the index last looked.
+        return Ok(true);
+    }
+    Ok(guard_hash(layout, state.covered)? == state.guard)
+}
+
+/// Effective seq of a parsed line: its own `seq`, else its line number.
+fn effective_seq(obj: &serde_json::Map<String, Value>, line_no: u64) -> u64 {
+    obj.get("seq").and_then(Value::as_u64).unwrap_or(line_no)
+}
+
+/// Index the ledger bytes past `state.covered`. With `persist`, records go
+/// to the index files and the state is saved (the caller holds the
+/// exclusive lock); otherwise they are returned as an overlay.
+fn catch_up(
+    layout: &Layout,
+    state: &mut IndexState,
+    persist: bool,
+) -> Result<(Overlay, bool, bool)> {
+    let mut overlay = Overlay::default();
+    let mut files_valid = true;
+    let Some(meta) = ledger_meta(layout)? else {
+        if state.covered != 0 || state.records != 0 {
+            *state = IndexState::empty(0);
+            if persist {
+                reset_index_files(layout);
+                save_state(layout, state)?;
+            }
+        }
+        return Ok((overlay, false, files_valid));
+    };
+    let has_index = state.covered > 0 || state.records > 0 || state.ledger_ino != meta.ino;
+    if has_index && !still_describes(layout, state, &meta)? {
+        if state.covered > 0 {
+            tracing::warn!(
+                "the inbox index no longer describes messages/ledger.jsonl (replaced, truncated or edited in place); rebuilding it from the ledger"
+            );
+        }
+        *state = IndexState::empty(meta.ino);
+        if persist {
+            reset_index_files(layout);
+        } else {
+            files_valid = false;
+        }
+    }
+    if meta.len == state.covered {
+        if persist && (state.ledger_len, state.ledger_mtime_ns) != (meta.len, meta.mtime_ns) {
+            state.ledger_len = meta.len;
+            state.ledger_mtime_ns = meta.mtime_ns;
+            save_state(layout, state)?;
+        }
+        return Ok((overlay, false, files_valid));
+    }
+    let path = layout.ledger();
+    let mut f = File::open(&path).at(&path)?;
+    f.seek(SeekFrom::Start(state.covered)).at(&path)?;
+    let mut tail = Vec::with_capacity((meta.len - state.covered) as usize);
+    f.take(meta.len - state.covered)
+        .read_to_end(&mut tail)
+        .at(&path)?;
+
+    let base = state.covered;
+    let (lines, torn) = jsonl::split(&tail, base, state.lines);
+    let mut appends: BTreeMap<Key, Vec<Record>> = BTreeMap::new();
+    for line in &lines {
+        state.lines = line.number;
+        let obj = match line.parse() {
+            Ok(obj) => obj,
+            Err(reason) => {
+                tracing::warn!(
+                    offset = line.offset,
+                    "skipping a damaged ledger line: {reason}"
+                );
+                if state.damaged.len() < MAX_CORRUPT_LISTED {
+                    state.damaged.push(DamagedLine {
+                        offset: line.offset,
+                        len: line.len,
+                        reason,
+                    });
+                }
+                continue;
+            }
+        };
+        let seq = effective_seq(&obj, line.number);
+        state.max_seq = state.max_seq.max(seq);
+        state.messages += 1;
+        let s = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("type").and_then(Value::as_str).unwrap_or("message");
+        let pause_count = obj
+            .get("payload")
+            .and_then(|p| p.get("integration_count"))
+            .and_then(Value::as_f64)
+            .filter(|c| c.is_finite() && *c >= 0.0 && PAUSE_TYPES.contains(&kind));
+        if let Some(count) = pause_count {
+            state.pauses.push(PauseMark {
+                seq,
+                count: count as u64,
+                at: Some(s("created_at").to_string()).filter(|a| !a.is_empty()),
+            });
+            if state.pauses.len() > PAUSES_KEPT {
+                state.pauses.remove(0);
+            }
+        }
+        let rec = Record {
+            offset: line.offset,
+            len: line.len as u32,
+            seq,
+            runmax: seq,
+            from_hash: stable_hash(s("from")),
+        };
+        // Only valid ids get an index file: nobody can read an inbox or a
+        // task whose name is not a valid id.
+        if let Some(to) = SlotId::stored(s("to")) {
+            appends.entry(Key::To(to)).or_default().push(rec);
+        }
+        if let Some(task) = TaskId::stored(s("task_id")) {
+            appends.entry(Key::Task(task)).or_default().push(rec);
+        }
+    }
+    // A torn tail stays uncovered: the next append terminates it first.
+    state.covered = jsonl::covered_end(&tail, base);
+    let torn_tail = torn.is_some();
+    if persist {
+        for (key, recs) in appends {
+            state.records += append_records(&key.path(layout), recs)?;
+        }
+        state.ledger_len = meta.len;
+        state.ledger_mtime_ns = meta.mtime_ns;
+        state.guard = guard_hash(layout, state.covered)?;
+        save_state(layout, state)?;
+    } else {
+        overlay.by_key = appends;
+    }
+    Ok((overlay, torn_tail, files_valid))
+}
+
+/// Bytes in the index files: each holds whole 40-byte records.
+fn index_files_match(layout: &Layout, state: &IndexState) -> bool {
+    let bytes: u64 = [layout.inbox_index_dir(), layout.task_index_dir()]
+        .iter()
+        .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum();
+    bytes == state.records * RECORD as u64
+}
+
+fn reset_index_files(layout: &Layout) {
+    for dir in [layout.inbox_index_dir(), layout.task_index_dir()] {
+        for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+fn save_state(layout: &Layout, state: &IndexState) -> Result<()> {
+    // Rewritten on every append: in place when it fits one page (no new
+    // file, no rename), else by the usual temp file and rename.
+    let path = layout.index_state();
+    let bytes = serde_json::to_vec(state).map_err(|e| Error::Damaged {
+        path: "index/ledger.json".into(),
+        reason: e.to_string(),
+    })?;
+    if sfs::overwrite_page(&path, &bytes)? {
+        return Ok(());
+    }
+    sfs::write_atomic(&path, &bytes, Durability::Derived)
+}
+
+/// Append records to an index file, skipping any already there (a crash
+/// between an index append and the state save), and repairing a torn final
+/// record. Returns how many records it wrote.
+fn append_records(path: &Path, recs: Vec<Record>) -> Result<u64> {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .at(path)?;
+    let len = f.metadata().at(path)?.len();
+    let whole = len - len % RECORD as u64;
+    if whole != len {
+        f.set_len(whole).at(path)?;
+    }
+    let (mut last_offset, mut runmax) = (None, 0u64);
+    if whole >= RECORD as u64 {
+        let mut b = [0u8; RECORD];
+        f.read_exact_at(&mut b, whole - RECORD as u64).at(path)?;
+        let last = Record::decode(&b);
+        last_offset = Some(last.offset);
+        runmax = last.runmax;
+    }
+    let mut buf = Vec::with_capacity(recs.len() * RECORD);
+    for mut r in recs {
+        if last_offset.is_some_and(|o| o >= r.offset) {
+            continue;
+        }
+        runmax = runmax.max(r.seq);
+        r.runmax = runmax;
+        buf.extend_from_slice(&r.encode());
+    }
+    f.seek(SeekFrom::Start(whole)).at(path)?;
+    f.write_all(&buf).at(path)?;
+    Ok((buf.len() / RECORD) as u64)
+}
+
+/// Records of an index file whose running max exceeds `above`: a binary
+/// search, then one read of the rest. Cost follows the answer, not the
+/// history.
+fn records_above(path: &Path, above: u64) -> Result<Vec<Record>> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).at(path),
+    };
+    let n = f.metadata().at(path)?.len() / RECORD as u64;
+    let read_at = |i: u64| -> Result<Record> {
+        let mut b = [0u8; RECORD];
+        f.read_exact_at(&mut b, i * RECORD as u64).at(path)?;
+        Ok(Record::decode(&b))
+    };
+    let (mut lo, mut hi) = (0u64, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if read_at(mid)?.runmax > above {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let count = (n - lo) as usize;
+    let mut buf = vec![0u8; count * RECORD];
+    f.read_exact_at(&mut buf, lo * RECORD as u64).at(path)?;
+    Ok(buf.chunks_exact(RECORD).map(Record::decode).collect())
+}
+
+/// The line a record points at, if it still is that line.
+fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Message>> {
+    let mut buf = vec![0u8; r.len as usize];
+    match f.read_exact_at(&mut buf, r.offset) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e).at(path),
+    }
+    if buf.last() != Some(&b'\n') {
+        return Ok(None);
+    }
+    let before_ok = r.offset == 0 || {
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, r.offset - 1).is_ok() && b[0] == b'\n'
+    };
+    if !before_ok {
+        return Ok(None);
+    }
+    let Ok(obj) = jsonl::parse_object(&buf[..buf.len() - 1]) else {
+        return Ok(None);
+    };
+    if obj
+        .get("seq")
+        .and_then(Value::as_u64)
+        .is_some_and(|s| s != r.seq)
+    {
+        return Ok(None);
+    }
+    let mut m: Message = match serde_json::from_value(Value::Object(obj)) {
+        Ok(m) => m,
+        Err(_) => return Ok(None),
+    };
+    if !key.matches(&m) {
+        return Ok(None);
+    }
+    m.seq = r.seq;
+    Ok(Some(m))
+}
+
+/// The index brought up to date under the write lock.
+pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
+    let layout = txn.layout();
+    let mut state = load_state(layout);
+    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, true)?;
+    Ok(LedgerView {
+        state,
+        overlay,
+        torn_tail,
+        files_valid,
+    })
+}
+
+/// The index as it is, with any unindexed tail read into memory. Never
+/// writes (a write transaction's view is brought up to date first).
+pub fn view(txn: &ReadTxn) -> Result<LedgerView> {
+    let layout = txn.layout();
+    let mut state = load_state(layout);
+    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, false)?;
+    Ok(LedgerView {
+        state,
+        overlay,
+        torn_tail,
+        files_valid,
+    })
+}
+
+/// A view built from the whole ledger in memory, ignoring the index files:
+/// what a reader falls back to when the index proved stale.
+fn full_view(txn: &ReadTxn) -> Result<LedgerView> {
+    let mut state = IndexState::empty(0);
+    let (overlay, torn_tail, _) = catch_up(txn.layout(), &mut state, false)?;
+    Ok(LedgerView {
+        state,
+        overlay,
+        torn_tail,
+        files_valid: false,
+    })
+}
+
+/// Messages of one key, in (seq, offset) order, after the records' checks.
+fn load_records(txn: &ReadTxn, key: &Key, recs: &[Record]) -> Result<Option<Vec<Message>>> {
+    if recs.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let path = txn.layout().ledger();
+    let f = File::open(&path).at(&path)?;
+    let mut out = Vec::with_capacity(recs.len());
+    for r in recs {
+        match read_record(&f, &path, key, r)? {
+            Some(m) => out.push(m),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+impl LedgerView {
+    /// Records of `key` above `above`, persisted and overlaid.
+    fn records(&self, txn: &ReadTxn, key: &Key, above: u64) -> Result<Vec<Record>> {
+        let mut recs = Vec::new();
+        if self.files_valid {
+            recs.extend(records_above(&key.path(txn.layout()), above)?);
+        }
+        if let Some(o) = self.overlay.by_key.get(key) {
+            recs.extend(o.iter().copied().filter(|r| r.seq > above));
+        }
+        Ok(recs)
+    }
+
+    /// Unread records for `slot` (its own and broadcasts), in (seq, offset)
+    /// order, its own messages left out.
+    fn unread_records(
+        &self,
+        txn: &ReadTxn,
+        slot: &SlotId,
+        cursor: &Cursor,
+    ) -> Result<Vec<(Key, Record)>> {
+        let own = stable_hash(slot);
+        let mut recs = Vec::new();
+        let mut keys = vec![Key::To(slot.clone())];
+        if !slot.is_broadcast() {
+            keys.push(Key::To(SlotId::broadcast()));
+        }
+        for key in keys {
+            for r in self.records(txn, &key, cursor.last_seq)? {
+                recs.push((key.clone(), r));
+            }
+        }
+        recs.retain(|(_, r)| !cursor.is_read(r.seq) && r.from_hash != own);
+        recs.sort_by_key(|(_, r)| (r.seq, r.offset));
+        recs.dedup_by_key(|(_, r)| r.offset);
+        Ok(recs)
+    }
+
+    /// How many messages `slot` has not read.
+    pub fn unread_count(&self, txn: &ReadTxn, slot: &SlotId, cursor: &Cursor) -> Result<usize> {
+        Ok(self.unread_records(txn, slot, cursor)?.len())
+    }
+
+    /// The first `limit` unread messages of `slot` (oldest first) and the
+    /// total unread. A run of equal seqs (legacy duplicates) is never split
+    /// across pages: the cursor moves to the last returned seq.
+    pub fn unread(
+        &self,
+        txn: &ReadTxn,
+        slot: &SlotId,
+        cursor: &Cursor,
+        limit: usize,
+    ) -> Result<(Vec<Message>, usize)> {
+        if let Some(found) = self.try_unread(txn, slot, cursor, limit)? {
+            return Ok(found);
+        }
+        tracing::warn!(
+            slot = %slot,
+            "the inbox index points at lines that moved; answering from a full read of the ledger"
+        );
+        match full_view(txn)?.try_unread(txn, slot, cursor, limit)? {
+            Some(found) => Ok(found),
+            None => Err(Error::Damaged {
+                path: "messages/ledger.jsonl".into(),
+                reason: "the ledger changed while it was read".into(),
+            }),
+        }
+    }
+
+    fn try_unread(
+        &self,
+        txn: &ReadTxn,
+        slot: &SlotId,
+        cursor: &Cursor,
+        limit: usize,
+    ) -> Result<Option<(Vec<Message>, usize)>> {
+        let recs = self.unread_records(txn, slot, cursor)?;
+        let total = recs.len();
+        let mut take = limit.min(total);
+        while take > 0 && take < total && recs[take].1.seq == recs[take - 1].1.seq {
+            take += 1;
+        }
+        let path = txn.layout().ledger();
+        if take == 0 {
+            return Ok(Some((Vec::new(), total)));
+        }
+        let f = File::open(&path).at(&path)?;
+        let mut out = Vec::with_capacity(take);
+        for (key, r) in &recs[..take] {
+            let Some(m) = read_record(&f, &path, key, r)? else {
+                return Ok(None);
+            };
+            // A hash collision could hide a foreign sender; recheck the field.
+            if m.from != slot.as_str() {
+                out.push(m);
+            }
+        }
+        Ok(Some((out, total)))
+    }
+
+    /// The latest `limit` messages about a task, oldest first, and how many
+    /// there are in all.
+    pub fn task_messages(
+        &self,
+        txn: &ReadTxn,
+        task: &TaskId,
+        limit: usize,
+    ) -> Result<(Vec<Message>, usize)> {
+        let key = Key::Task(task.clone());
+        let mut recs = self.records(txn, &key, 0)?;
+        recs.sort_by_key(|r| (r.seq, r.offset));
+        recs.dedup_by_key(|r| r.offset);
+        let total = recs.len();
+        let tail = &recs[total.saturating_sub(limit)..];
+        if let Some(found) = load_records(txn, &key, tail)? {
+            return Ok((found, total));
+        }
+        tracing::warn!(task = %task, "the task index points at lines that moved; answering from a full read of the ledger");
+        let full = full_view(txn)?;
+        let recs = full.records(txn, &key, 0)?;
+        let total = recs.len();
+        let found =
+            load_records(txn, &key, &recs[total.saturating_sub(limit)..])?.unwrap_or_default();
+        Ok((found, total))
+    }
+
+    /// The latest summary-pause markers, oldest first.
+    pub fn pauses(&self) -> &[PauseMark] {
+        &self.state.pauses
+    }
+}
+
+/// Append one message (exclusive lock held). Assigns `seq`, and `id` and
+/// `created_at` when empty. Returns the stored message.
+pub(crate) fn append(txn: &WriteTxn, mut msg: Message) -> Result<Message> {
+    let layout = txn.layout();
+    let mut view = sync_index(txn)?;
+    let path = layout.ledger();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&path)
+        .at(&path)?;
+    if view.torn_tail {
+        // Terminate the torn fragment so it becomes one damaged line instead
+        // of swallowing the line we are about to write.
+        f.write_all(b"\n").at(&path)?;
+        f.sync_data().at(&path)?;
+        view = sync_index(txn)?;
+    }
+    if msg.id.is_empty() {
+        msg.id = crate::model::message::new_id("msg");
+    }
+    if msg.created_at.is_empty() {
+        msg.created_at = time::now();
+    }
+    msg.seq = view.state.max_seq + 1;
+    let mut line = serde_json::to_vec(&msg).map_err(|e| Error::Damaged {
+        path: "messages/ledger.jsonl".into(),
+        reason: e.to_string(),
+    })?;
+    line.push(b'\n');
+    f.write_all(&line).at(&path)?;
+    f.sync_data().at(&path)?;
+    drop(f);
+    // Index the line just written (nothing else can have come in between:
+    // the lock is held).
+    let mut state = view.state;
+    catch_up(layout, &mut state, true)?;
+    Ok(msg)
+}
+
+/// Every line of the ledger, independent of the index: for `doctor`, the v1
+/// importer and tests. Messages carry their effective seq.
+pub struct Scan {
+    pub messages: Vec<Message>,
+    pub damaged: Vec<DamagedLine>,
+    pub torn: Option<jsonl::TornTail>,
+}
+
+pub fn scan(txn: &ReadTxn) -> Result<Scan> {
+    let path = txn.layout().ledger();
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).at(&path),
+    };
+    let (lines, torn) = jsonl::split(&bytes, 0, 0);
+    let mut messages = Vec::new();
+    let mut damaged = Vec::new();
+    for l in &lines {
+        match l.parse() {
+            Ok(obj) => {
+                let seq = effective_seq(&obj, l.number);
+                if let Ok(mut m) = serde_json::from_value::<Message>(Value::Object(obj)) {
+                    m.seq = seq;
+                    messages.push(m);
+                }
+            }
+            Err(reason) => damaged.push(DamagedLine {
+                offset: l.offset,
+                len: l.len,
+                reason,
+            }),
+        }
+    }
+    Ok(Scan {
+        messages,
+        damaged,
+        torn,
+    })
+}
+
+/// Drop every index file so the next writer rebuilds them (`doctor --repair`).
+pub(crate) fn reset(txn: &WriteTxn) -> Result<LedgerView> {
+    let layout = txn.layout();
+    let _ = fs::remove_file(layout.index_state());
+    reset_index_files(layout);
+    sync_index(txn)
+}

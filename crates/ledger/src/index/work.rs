@@ -1,0 +1,457 @@
+//! The work index (`index/work.json`): what makes task files a queue.
+//!
+//! A task file is the truth about a task. The work index is derived from
+//! the task and report files: the open tasks (not integrated, done or
+//! cancelled) as compact rows, status counters per milestone and lane, and
+//! the latest closed tasks and reports. It lets every call cost what it
+//! returns instead of a scan of all history, and it is rebuilt from the
+//! files whenever it cannot be trusted:
+//!
+//! - a writer sets `index/work.pending` to 1 before touching a task or
+//!   report file and back to 0 after saving the index (in place, so marking
+//!   costs no file creation); a mark left by a crash forces a rebuild;
+//! - it records the mtimes of `tasks/` and `reports/` after each update, so
+//!   a file added by another tool (the reference CLI) also forces a rebuild.
+//!
+//! Each process keeps the last index it parsed, keyed by a generation
+//! stamped at the start of the file, so a read parses it only after another
+//! process changed it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::fs::{self as sfs, Durability};
+use crate::model::{CommitReport, ReportSummary, Task, TaskId, TaskStatus};
+use crate::records;
+use crate::store::{Layout, ReadTxn, WriteTxn};
+
+/// The index's compact view of a task.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TaskRow {
+    pub task_id: String,
+    pub slot: String,
+    pub status: TaskStatus,
+    pub title: String,
+    pub milestone_id: Option<String>,
+    pub lane_id: Option<String>,
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub dependency_ids: Vec<String>,
+    pub assigned_at: Option<String>,
+    pub started_at: Option<String>,
+    pub integrated_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub assign_seq: Option<u64>,
+    /// The claim of an active task (its lease), and the claiming run.
+    #[serde(default)]
+    pub claimed_run_id: Option<String>,
+    #[serde(default)]
+    pub lease: Option<crate::model::Lease>,
+}
+
+impl TaskRow {
+    /// Queue order: oldest assignment first, then ledger order, then id.
+    pub fn queue_key(&self) -> (&str, u64, &str) {
+        (
+            self.assigned_at.as_deref().unwrap_or(""),
+            self.assign_seq.unwrap_or(0),
+            &self.task_id,
+        )
+    }
+}
+
+impl From<&Task> for TaskRow {
+    fn from(t: &Task) -> TaskRow {
+        TaskRow {
+            task_id: t.task_id.clone(),
+            slot: t.slot.clone(),
+            status: t.status.clone(),
+            title: t.title.clone(),
+            milestone_id: t.milestone_id.clone(),
+            lane_id: t.lane_id.clone(),
+            commit: t.commit.clone(),
+            dependency_ids: t.dependency_ids.clone(),
+            assigned_at: t.assigned_at.clone().or_else(|| t.created_at.clone()),
+            started_at: t.started_at.clone(),
+            integrated_at: t.integrated_at.clone().or_else(|| t.done_at.clone()),
+            updated_at: t.updated_at.clone(),
+            assign_seq: t.assign_seq,
+            claimed_run_id: t.claimed_run_id.clone(),
+            lease: t.lease.clone(),
+        }
+    }
+}
+
+const WORK_VERSION: u32 = 2;
+const RECENT_CLOSED: usize = 100;
+const RECENT_REPORTS: usize = 100;
+
+/// Status counters: how many tasks have each status.
+pub type Counts = BTreeMap<String, u64>;
+
+/// Derived state over all tasks and reports (`index/work.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WorkIndex {
+    pub version: u32,
+    /// Changes on every save (nanoseconds of the save). It is serialised
+    /// first after `version`, so a reader can tell from the file's first
+    /// bytes whether its in-memory copy is current.
+    #[serde(default)]
+    pub generation: u64,
+    pub tasks_mtime: u64,
+    pub reports_mtime: u64,
+    /// Tasks not integrated, done or cancelled.
+    pub open: BTreeMap<String, TaskRow>,
+    /// Tasks per status, over all tasks.
+    pub counts: Counts,
+    /// Tasks per status for each milestone id.
+    pub by_milestone: BTreeMap<String, Counts>,
+    /// Tasks per status for each slot.
+    #[serde(default)]
+    pub by_slot: BTreeMap<String, Counts>,
+    /// Tasks per status for each lane id; tasks without a lane count under
+    /// `@slot:<slot>` (they belong to the lane their slot owns).
+    pub by_lane: BTreeMap<String, Counts>,
+    /// All tasks.
+    pub total: u64,
+    /// Per slot, the id and status of its most recently changed task (what
+    /// the slot last did when nothing is open).
+    pub last_task: BTreeMap<String, (String, TaskStatus)>,
+    /// Latest closed tasks, oldest first.
+    pub recent_closed: Vec<TaskRow>,
+    /// Latest commit reports, oldest first.
+    pub recent_reports: Vec<ReportSummary>,
+    /// Task or report files that could not be parsed.
+    pub damaged: Vec<String>,
+}
+
+fn bump(map: &mut Counts, key: &str, delta: i64) {
+    let e = map.entry(key.to_string()).or_insert(0);
+    *e = e.saturating_add_signed(delta);
+    if *e == 0 {
+        map.remove(key);
+    }
+}
+
+/// The lane a task counts under (see [`WorkIndex::by_lane`]).
+pub fn lane_key(row: &TaskRow) -> String {
+    match &row.lane_id {
+        Some(l) => l.clone(),
+        None => slot_lane_key(&row.slot),
+    }
+}
+
+/// The `by_lane` key of the tasks without a lane of `slot`.
+pub fn slot_lane_key(slot: &str) -> String {
+    format!("@slot:{slot}")
+}
+
+impl WorkIndex {
+    fn count(&mut self, row: &TaskRow, delta: i64) {
+        bump(&mut self.counts, row.status.as_str(), delta);
+        if let Some(m) = &row.milestone_id {
+            let e = self.by_milestone.entry(m.clone()).or_default();
+            bump(e, row.status.as_str(), delta);
+            if e.is_empty() {
+                self.by_milestone.remove(m);
+            }
+        }
+        let e = self.by_slot.entry(row.slot.clone()).or_default();
+        bump(e, row.status.as_str(), delta);
+        if e.is_empty() {
+            self.by_slot.remove(&row.slot);
+        }
+        let lk = lane_key(row);
+        let e = self.by_lane.entry(lk.clone()).or_default();
+        bump(e, row.status.as_str(), delta);
+        if e.is_empty() {
+            self.by_lane.remove(&lk);
+        }
+    }
+
+    /// Account for a task going from `old` (None when new) to `new`.
+    pub(crate) fn apply(&mut self, old: Option<&Task>, new: &Task) {
+        let new_row = TaskRow::from(new);
+        if let Some(old) = old {
+            self.count(&TaskRow::from(old), -1);
+        } else {
+            self.total += 1;
+        }
+        self.count(&new_row, 1);
+        self.last_task
+            .insert(new.slot.clone(), (new.task_id.clone(), new.status.clone()));
+        self.recent_closed.retain(|r| r.task_id != new.task_id);
+        if new.status.is_closed() {
+            self.open.remove(&new.task_id);
+            self.recent_closed.push(new_row);
+            if self.recent_closed.len() > RECENT_CLOSED {
+                self.recent_closed.remove(0);
+            }
+        } else {
+            self.open.insert(new.task_id.clone(), new_row);
+        }
+    }
+
+    pub(crate) fn add_report(&mut self, report: &CommitReport) {
+        self.recent_reports.push(ReportSummary::from(report));
+        if self.recent_reports.len() > RECENT_REPORTS {
+            self.recent_reports.remove(0);
+        }
+    }
+
+    /// Open tasks of one slot in queue order.
+    pub fn open_for(&self, slot: &str) -> Vec<&TaskRow> {
+        let mut v: Vec<&TaskRow> = self.open.values().filter(|r| r.slot == slot).collect();
+        v.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
+        v
+    }
+
+    /// Open tasks in queue order.
+    pub fn open_sorted(&self) -> Vec<&TaskRow> {
+        let mut v: Vec<&TaskRow> = self.open.values().collect();
+        v.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
+        v
+    }
+
+    /// Tasks that count as integrations.
+    pub fn integrated_count(&self) -> u64 {
+        self.counts.get("integrated").copied().unwrap_or(0)
+            + self.counts.get("done").copied().unwrap_or(0)
+    }
+
+    /// The slot's active task: the one claimed last.
+    pub fn active_for(&self, slot: &str) -> Option<&TaskRow> {
+        self.open_for(slot)
+            .into_iter()
+            .filter(|r| r.status == TaskStatus::Active)
+            .max_by_key(|r| r.started_at.clone())
+    }
+
+    /// The slot's current task: its claimed (active) task, else the next
+    /// claimable queued task, else a blocked one, else one awaiting
+    /// integration, else any open one. None when nothing is open.
+    pub fn current(&self, slot: &str) -> Option<&TaskRow> {
+        let open = self.open_for(slot);
+        let pick = |f: fn(&TaskStatus) -> bool| open.iter().find(|r| f(&r.status)).copied();
+        self.active_for(slot)
+            .or_else(|| pick(TaskStatus::is_claimable))
+            .or_else(|| pick(|s| *s == TaskStatus::Blocked))
+            .or_else(|| pick(|s| *s == TaskStatus::Reported))
+            .or_else(|| open.first().copied())
+    }
+
+    /// The task the slot changed last (open or closed), with its status.
+    pub fn last_task(&self, slot: &str) -> Option<(&str, &TaskStatus)> {
+        self.last_task.get(slot).map(|(id, st)| (id.as_str(), st))
+    }
+
+    /// Is the dependency `dep` satisfied (integrated or done)? An open
+    /// dependency is not; a closed one is read from its file (the index
+    /// keeps only the latest closed tasks).
+    pub fn dependency_met(&self, txn: &ReadTxn, dep: &str) -> bool {
+        if self.open.contains_key(dep) {
+            return false;
+        }
+        let Some(id) = TaskId::stored(dep) else {
+            return false;
+        };
+        if let Some(r) = self.recent_closed.iter().rev().find(|r| r.task_id == dep) {
+            return r.status.is_integrated();
+        }
+        matches!(records::tasks::load(txn, &id), Ok(Some(t)) if t.status.is_integrated())
+    }
+
+    /// The dependencies of `row` that are not yet integrated or done.
+    pub fn unmet_dependencies(&self, txn: &ReadTxn, row: &TaskRow) -> Vec<String> {
+        row.dependency_ids
+            .iter()
+            .filter(|d| !self.dependency_met(txn, d))
+            .cloned()
+            .collect()
+    }
+}
+
+fn now_mtimes(layout: &Layout) -> (u64, u64) {
+    (
+        sfs::mtime_ns(&layout.tasks_dir()) as u64,
+        sfs::mtime_ns(&layout.reports_dir()) as u64,
+    )
+}
+
+/// The work index, rebuilt from the task and report files when it cannot be
+/// trusted; a rebuild is saved when the transaction may write. Shared with
+/// the process cache: readers take it without a copy.
+pub(crate) fn load(txn: &ReadTxn) -> Result<Arc<WorkIndex>> {
+    let layout = txn.layout();
+    let idx = read_cached(layout);
+    let (tm, rm) = now_mtimes(layout);
+    if let Some(idx) = idx.filter(|i| {
+        i.version == WORK_VERSION
+            && i.tasks_mtime == tm
+            && i.reports_mtime == rm
+            && !is_pending(layout)
+    }) {
+        return Ok(idx);
+    }
+    let mut idx = rebuild(txn);
+    if txn.is_exclusive() {
+        save_index(layout, &mut idx)?;
+    }
+    Ok(Arc::new(idx))
+}
+
+/// Rebuild the index from every task and report file.
+pub fn rebuild(txn: &ReadTxn) -> WorkIndex {
+    let layout = txn.layout();
+    let mut idx = WorkIndex {
+        version: WORK_VERSION,
+        ..WorkIndex::default()
+    };
+    let (mut tasks, damaged) = records::tasks::load_all(txn);
+    idx.damaged = damaged;
+    tasks.sort_by(|a, b| {
+        (a.updated_at.as_deref().unwrap_or(""), &a.task_id)
+            .cmp(&(b.updated_at.as_deref().unwrap_or(""), &b.task_id))
+    });
+    for t in &tasks {
+        idx.apply(None, t);
+    }
+    for name in records::reports::newest_names(txn, RECENT_REPORTS * 2) {
+        match records::reports::load_named(txn, &name) {
+            Ok(Some(r)) => idx.add_report(&r),
+            Ok(None) => {}
+            Err(_) => idx.damaged.push(format!("reports/{name}")),
+        }
+    }
+    let (tm, rm) = now_mtimes(layout);
+    idx.tasks_mtime = tm;
+    idx.reports_mtime = rm;
+    idx
+}
+
+fn save_index(layout: &Layout, idx: &mut WorkIndex) -> Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    idx.generation = now.max(idx.generation + 1);
+    sfs::write_json(&layout.work_index(), idx, Durability::Derived)?;
+    remember(layout, idx);
+    Ok(())
+}
+
+/// The last work index this process read or wrote, per store: parsing the
+/// index is the main cost of a read, and between writes it does not change.
+type Cache = Mutex<HashMap<PathBuf, Arc<WorkIndex>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(Cache::default)
+}
+
+fn remember(layout: &Layout, idx: &WorkIndex) {
+    if let Ok(mut c) = cache().lock() {
+        c.insert(layout.dir().to_path_buf(), Arc::new(idx.clone()));
+    }
+}
+
+/// The generation recorded at the start of the index file.
+fn file_generation(bytes: &[u8]) -> Option<u64> {
+    let head = std::str::from_utf8(&bytes[..bytes.len().min(80)]).ok()?;
+    let rest = head.split("\"generation\":").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Read the work index, from the cache when the file's generation matches.
+fn read_cached(layout: &Layout) -> Option<Arc<WorkIndex>> {
+    let path = layout.work_index();
+    let mut f = fs::File::open(&path).ok()?;
+    let mut head = [0u8; 80];
+    let n = f.read(&mut head).ok()?;
+    let generation = file_generation(&head[..n]);
+    let hit = match (generation, cache().lock()) {
+        (Some(g), Ok(c)) => c.get(layout.dir()).filter(|i| i.generation == g).cloned(),
+        _ => None,
+    };
+    if hit.is_some() {
+        return hit;
+    }
+    let mut bytes = head[..n].to_vec();
+    f.read_to_end(&mut bytes).ok()?;
+    let idx = Arc::new(serde_json::from_slice::<WorkIndex>(&bytes).ok()?);
+    if let (true, Ok(mut c)) = (generation == Some(idx.generation), cache().lock()) {
+        c.insert(layout.dir().to_path_buf(), Arc::clone(&idx));
+    }
+    Some(idx)
+}
+
+/// A change of task or report files in progress: [`WorkChange::begin`]
+/// marks the index as in flux before the first primary write, and
+/// [`WorkChange::commit`] saves the updated index and clears the mark.
+///
+/// Crash invariant: between the two the mark is set, so a crash anywhere in
+/// between leaves an index that the next access rebuilds from the files.
+pub(crate) struct WorkChange<'t, 's> {
+    txn: &'t WriteTxn<'s>,
+    pub idx: WorkIndex,
+}
+
+impl<'t, 's> WorkChange<'t, 's> {
+    pub fn begin(txn: &'t WriteTxn<'s>, idx: WorkIndex) -> Result<WorkChange<'t, 's>> {
+        set_pending(txn.layout(), true)?;
+        Ok(WorkChange { txn, idx })
+    }
+
+    pub fn commit(mut self) -> Result<WorkIndex> {
+        let layout = self.txn.layout();
+        let (tm, rm) = now_mtimes(layout);
+        self.idx.tasks_mtime = tm;
+        self.idx.reports_mtime = rm;
+        save_index(layout, &mut self.idx)?;
+        set_pending(layout, false)?;
+        Ok(self.idx)
+    }
+}
+
+/// Throw the index away and rebuild it from the files (`doctor --repair`).
+pub(crate) fn reset(txn: &WriteTxn) -> Result<()> {
+    let layout = txn.layout();
+    let _ = fs::remove_file(layout.work_index());
+    let _ = fs::remove_file(layout.work_pending());
+    load(txn)?;
+    Ok(())
+}
+
+/// Is a writer (or a crashed one) between a primary write and the index
+/// update? The marker file holds `1` then; `0`, or no file, means no.
+pub fn is_pending(layout: &Layout) -> bool {
+    fs::read(layout.work_pending())
+        .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'1'))
+        .unwrap_or(false)
+}
+
+/// Set the marker in place (no file created or removed per write).
+fn set_pending(layout: &Layout, on: bool) -> Result<()> {
+    let p = layout.work_pending();
+    let flag: &[u8] = if on { b"1" } else { b"0" };
+    if sfs::overwrite_page(&p, flag)? {
+        return Ok(());
+    }
+    sfs::write_atomic(&p, flag, Durability::Derived)
+}
+
+/// A stored index file as it is, without checks (for `doctor`).
+pub fn stored(layout: &Layout) -> Option<WorkIndex> {
+    sfs::read_json::<WorkIndex>(&layout.work_index())
+        .ok()
+        .flatten()
+}

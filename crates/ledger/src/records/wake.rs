@@ -1,0 +1,25 @@
+//! `wake/*.json`: wake attempts.
+
+use crate::error::Result;
+use crate::fs::{self, Durability};
+use crate::model::{SlotId, WakeAttempt};
+use crate::store::{ReadTxn, WriteTxn};
+use crate::time;
+
+pub fn save(txn: &WriteTxn, slot: &SlotId, attempt: &WakeAttempt) -> Result<()> {
+    let path = txn
+        .layout()
+        .wake(&time::stamp(&attempt.created_at), slot, &attempt.id);
+    fs::write_json(&path, attempt, Durability::Durable)
+}
+
+/// The newest `n` attempts, newest first (file names sort by time).
+pub fn newest(txn: &ReadTxn, n: usize) -> Vec<WakeAttempt> {
+    let dir = txn.layout().wake_dir();
+    super::json_files(&dir)
+        .into_iter()
+        .rev()
+        .take(n)
+        .filter_map(|name| fs::read_json::<WakeAttempt>(&dir.join(name)).ok().flatten())
+        .collect()
+}
