@@ -167,7 +167,16 @@ fn templates() -> Vec<(&'static str, Value)> {
         ),
         (
             "claim_next_task",
-            json!({"slot": "session-01", "run_id": "r1"}),
+            json!({"slot": "session-01", "run_id": "r1", "lease_minutes": 5}),
+        ),
+        ("get_task", json!({"task_id": "task-1", "message_limit": 3})),
+        (
+            "list_tasks",
+            json!({"status": ["queued", "done"], "slot": "session-01", "milestone_id": "m1", "text": "t", "limit": 3, "offset": 1, "detail": true}),
+        ),
+        (
+            "requeue_expired_leases",
+            json!({"dry_run": false, "checked_at": "2027-01-01T00:00:00.000Z"}),
         ),
         (
             "update_task",

@@ -242,7 +242,7 @@ pub struct ClaimNextTask {
     /// How long the claim lasts without a heartbeat from this run (minutes,
     /// default 30, at most 1440); each `ok` heartbeat of the run renews it.
     #[serde(default)]
-    pub lease_minutes: Option<u32>,
+    pub lease_minutes: Option<f64>,
 }
 
 /// `update_task` arguments.

@@ -470,7 +470,8 @@ impl<A> WakePlan<A> {
 pub struct LeaseView {
     pub run_id: Option<String>,
     pub claimed_at: String,
-    pub minutes: u32,
+    /// How long the claim lasts after the claim or the run's last heartbeat.
+    pub seconds: u64,
     /// Renewed by every ok heartbeat of the claiming run.
     pub expires_at: String,
     pub expired: bool,

@@ -196,17 +196,23 @@ pub struct StatusChange {
     pub note: Option<String>,
 }
 
-/// The claim on an active task: it expires unless the claiming run keeps
-/// sending heartbeats (the lease is renewed by every `ok` heartbeat of that
-/// run; see `views::slot_health`).
+/// The claim on an active task: it expires `seconds` after the claim or
+/// the claiming run's last `ok` heartbeat, which renews it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 pub struct Lease {
     /// When the claim was made.
     #[serde(default, deserialize_with = "lenient::string")]
     pub claimed_at: String,
+    /// The claiming run's last ok heartbeat.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::opt_string"
+    )]
+    pub renewed_at: Option<String>,
     /// How long the claim lasts after the claim or the run's last heartbeat.
     #[serde(default)]
-    pub minutes: u32,
+    pub seconds: u64,
 }
 
 /// Most status changes kept on a task (the oldest are dropped first).

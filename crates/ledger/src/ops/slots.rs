@@ -118,6 +118,7 @@ impl Store {
         };
         let txn = self.write()?;
         records::heartbeats::save(&txn, &slot, &hb)?;
+        super::tasks::renew_leases(&txn, &slot, &hb)?;
         let mut reg = records::registry::load(&txn)?;
         let registered = reg.is_registered(&slot);
         if registered {

@@ -1,7 +1,6 @@
 //! `create_task`, `claim_next_task`, `update_task` and
 //! `requeue_expired_leases`: the task queue.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::api::{
@@ -23,9 +22,10 @@ use crate::views::slot_health;
 use super::messages::{Draft, append};
 use super::{nonempty, opt_worktree, text_opt};
 
-/// Lease length when a claim names none, and the longest allowed.
-pub const DEFAULT_LEASE_MINUTES: u32 = 30;
-pub const MAX_LEASE_MINUTES: u32 = 24 * 60;
+/// Lease length when a claim names none (30 minutes), and the longest
+/// allowed (a day).
+pub const DEFAULT_LEASE_SECONDS: u64 = 30 * 60;
+pub const MAX_LEASE_SECONDS: u64 = 24 * 60 * 60;
 
 /// Refuse a signal from a run other than the one that claimed the task.
 pub(crate) fn check_run(task: &Task, run_id: Option<&str>) -> Result<()> {
@@ -65,15 +65,15 @@ fn end_claim(task: &mut Task) {
 pub(crate) struct ClaimCmd {
     slot: SlotId,
     run_id: Option<String>,
-    lease_minutes: u32,
+    lease_seconds: u64,
 }
 
 impl ClaimCmd {
-    pub fn new(slot: SlotId, run_id: Option<String>, lease_minutes: Option<u32>) -> ClaimCmd {
+    pub fn new(slot: SlotId, run_id: Option<String>, lease_seconds: Option<u64>) -> ClaimCmd {
         ClaimCmd {
             slot,
             run_id,
-            lease_minutes: lease_minutes.unwrap_or(DEFAULT_LEASE_MINUTES),
+            lease_seconds: lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS),
         }
     }
 }
@@ -134,7 +134,8 @@ pub(crate) fn claim_in(txn: &WriteTxn, cmd: &ClaimCmd) -> Result<ClaimNextTaskRe
     task.claimed_run_id = cmd.run_id.clone();
     task.lease = Some(Lease {
         claimed_at: now,
-        minutes: cmd.lease_minutes,
+        renewed_at: None,
+        seconds: cmd.lease_seconds,
     });
     let mut ch = WorkChange::begin(txn, (*idx).clone())?;
     records::tasks::save(txn, &task)?;
@@ -165,7 +166,7 @@ pub(crate) fn claim_in(txn: &WriteTxn, cmd: &ClaimCmd) -> Result<ClaimNextTaskRe
     let lease_expires_at = task
         .lease
         .as_ref()
-        .and_then(|l| slot_health::lease_expiry(l, None))
+        .and_then(slot_health::lease_expiry)
         .map(time::format);
     Ok(ClaimNextTaskResponse {
         messages: fresh
@@ -346,21 +347,6 @@ pub(crate) fn create_in(txn: &WriteTxn, ctx: &Ctx, cmd: CreateCmd) -> Result<Cre
     })
 }
 
-/// When the claim on `task` expires, given the slot's last heartbeat.
-fn lease_expiry_of(txn: &WriteTxn, task: &Task) -> Result<Option<DateTime<Utc>>> {
-    let Some(lease) = &task.lease else {
-        return Ok(None);
-    };
-    let hb = match SlotId::stored(&task.slot) {
-        Some(s) => records::heartbeats::load(txn, &s).ok().flatten(),
-        None => None,
-    };
-    let renewal = hb
-        .as_ref()
-        .and_then(|hb| slot_health::renewal(hb, &task.slot, task.claimed_run_id.as_deref()));
-    Ok(slot_health::lease_expiry(lease, renewal))
-}
-
 impl Store {
     /// `create_task`: queue a task for a slot and send it the `task.assign`.
     pub fn create_task(&self, ctx: &Ctx, req: &api::CreateTask) -> Result<CreateTaskResponse> {
@@ -380,18 +366,22 @@ impl Store {
         let slot = SlotId::parse("slot", &req.slot)?;
         ctx.caller.require_self(&slot, "claim tasks", false)?;
         let run_id = nonempty("run_id", &req.run_id, MAX_TITLE_LEN)?;
-        if let Some(m) = req.lease_minutes
-            && !(1..=MAX_LEASE_MINUTES).contains(&m)
-        {
-            return Err(Error::invalid(
-                "lease_minutes",
-                format!("must be 1 to {MAX_LEASE_MINUTES} (got {m})"),
-            ));
-        }
-        claim_in(
-            &self.write()?,
-            &ClaimCmd::new(slot, run_id, req.lease_minutes),
-        )
+        let lease_seconds = match req.lease_minutes {
+            None => None,
+            Some(m) if m.is_finite() && m > 0.0 && m * 60.0 <= MAX_LEASE_SECONDS as f64 => {
+                Some(((m * 60.0).round() as u64).max(1))
+            }
+            Some(m) => {
+                return Err(Error::invalid(
+                    "lease_minutes",
+                    format!(
+                        "must be more than 0 and at most {} (got {m})",
+                        MAX_LEASE_SECONDS / 60
+                    ),
+                ));
+            }
+        };
+        claim_in(&self.write()?, &ClaimCmd::new(slot, run_id, lease_seconds))
     }
 
     /// `update_task`: change a task's status, commit, tests or blockers.
@@ -490,7 +480,9 @@ impl Store {
                 continue;
             };
             let task = records::tasks::require(&txn, &id)?;
-            if let Some(at) = lease_expiry_of(&txn, &task)?.filter(|at| *at < now) {
+            let expiry = slot_health::effective_lease(&task.status, &task.lease, &task.started_at)
+                .and_then(|l| slot_health::lease_expiry(&l));
+            if let Some(at) = expiry.filter(|at| *at < now) {
                 expired.push((task, at));
             }
         }
@@ -528,4 +520,40 @@ impl Store {
             requeued,
         })
     }
+}
+
+/// Renew the leases of the slot's active tasks that `hb` renews (see
+/// [`slot_health::renews`]), in the heartbeat's transaction. Returns how
+/// many it renewed.
+pub(crate) fn renew_leases(
+    txn: &WriteTxn,
+    slot: &SlotId,
+    hb: &crate::model::Heartbeat,
+) -> Result<usize> {
+    let idx = work::load(txn)?;
+    let due: Vec<TaskId> = idx
+        .open_for(slot)
+        .into_iter()
+        .filter(|r| r.status == TaskStatus::Active)
+        .filter(|r| slot_health::renews(hb, slot, r.claimed_run_id.as_deref()))
+        .filter_map(|r| TaskId::stored(&r.task_id))
+        .collect();
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let mut ch = WorkChange::begin(txn, (*idx).clone())?;
+    for id in &due {
+        let old = records::tasks::require(txn, id)?;
+        let mut task = old.clone();
+        if let Some(mut lease) =
+            slot_health::effective_lease(&task.status, &task.lease, &task.started_at)
+        {
+            lease.renewed_at = hb.checked_at.clone();
+            task.lease = Some(lease);
+        }
+        records::tasks::save(txn, &task)?;
+        ch.idx.apply(Some(&old), &task);
+    }
+    ch.commit()?;
+    Ok(due.len())
 }

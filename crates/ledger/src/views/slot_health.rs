@@ -10,13 +10,13 @@
 //! evidence of a dead session. A slot that never sent a heartbeat is not
 //! presumed dead, unless a task has waited for it longer than the window;
 //! a claimed task is protected by its lease, which the claiming run's
-//! heartbeats renew.
+//! heartbeats renew ([`renews`], recorded on the task by `record_heartbeat`).
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::index::work::TaskRow;
 use crate::model::{Heartbeat, Lease, TaskStatus};
-use crate::ops::tasks::DEFAULT_LEASE_MINUTES;
+use crate::ops::tasks::DEFAULT_LEASE_SECONDS;
 use crate::time;
 
 /// What a slot's last heartbeat says.
@@ -225,38 +225,36 @@ pub fn effective_lease(
     lease.clone().or_else(|| {
         started_at.as_ref().map(|s| Lease {
             claimed_at: s.clone(),
-            minutes: DEFAULT_LEASE_MINUTES,
+            renewed_at: None,
+            seconds: DEFAULT_LEASE_SECONDS,
         })
     })
 }
 
-/// When a heartbeat renews the lease of a task claimed by `claimed_run` on
-/// `slot`: an ok heartbeat the slot recorded itself, from the claiming run
+/// Does a heartbeat renew the lease of a task claimed by `claimed_run` on
+/// `slot`? An ok heartbeat the slot recorded itself, from the claiming run
 /// (any run when the claim named none).
-pub fn renewal(hb: &Heartbeat, slot: &str, claimed_run: Option<&str>) -> Option<DateTime<Utc>> {
+pub fn renews(hb: &Heartbeat, slot: &str, claimed_run: Option<&str>) -> bool {
     let own = hb.recorded_by.as_deref().is_none_or(|by| by == slot);
     let run_ok = match claimed_run {
         None => true,
         Some(run) => hb.run_id.as_deref() == Some(run),
     };
-    (hb.status == "ok" && own && run_ok)
-        .then(|| hb.checked_at.as_deref().and_then(time::parse))
-        .flatten()
+    hb.status == "ok" && own && run_ok
 }
 
 /// When a lease expires: its length after the claim or the last renewal,
 /// whichever is later. None when the claim time cannot be read.
-pub fn lease_expiry(lease: &Lease, renewed: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+pub fn lease_expiry(lease: &Lease) -> Option<DateTime<Utc>> {
     let claimed = time::parse(&lease.claimed_at)?;
+    let renewed = lease.renewed_at.as_deref().and_then(time::parse);
     let from = renewed.map_or(claimed, |r| r.max(claimed));
-    Some(from + Duration::minutes(i64::from(lease.minutes)))
+    Some(from + Duration::seconds(lease.seconds.min(i64::MAX as u64) as i64))
 }
 
-/// The lease expiry of an index row, given the slot's heartbeat.
-pub fn row_lease_expiry(row: &TaskRow, hb: Option<&Heartbeat>) -> Option<DateTime<Utc>> {
-    let lease = effective_lease(&row.status, &row.lease, &row.started_at)?;
-    let renewed = hb.and_then(|hb| renewal(hb, &row.slot, row.claimed_run_id.as_deref()));
-    lease_expiry(&lease, renewed)
+/// The lease expiry of an active task's index row.
+pub fn row_lease_expiry(row: &TaskRow) -> Option<DateTime<Utc>> {
+    lease_expiry(&effective_lease(&row.status, &row.lease, &row.started_at)?)
 }
 
 #[cfg(test)]
@@ -423,7 +421,8 @@ mod tests {
     fn leases_are_renewed_only_by_the_claiming_run() {
         let lease = Lease {
             claimed_at: "2026-01-01T00:00:00.000Z".into(),
-            minutes: 30,
+            renewed_at: None,
+            seconds: 30 * 60,
         };
         let hb = |status: &str, run: Option<&str>, by: Option<&str>| Heartbeat {
             slot: "s1".into(),
@@ -434,7 +433,11 @@ mod tests {
             ..Heartbeat::default()
         };
         let exp = |h: &Heartbeat, run: Option<&str>| {
-            lease_expiry(&lease, renewal(h, "s1", run)).map(time::format)
+            let mut l = lease.clone();
+            if renews(h, "s1", run) {
+                l.renewed_at = h.checked_at.clone();
+            }
+            lease_expiry(&l).map(time::format)
         };
         let renewed = Some("2026-01-01T00:50:00.000Z".to_string());
         let not = Some("2026-01-01T00:30:00.000Z".to_string());

@@ -99,7 +99,7 @@ impl<'t, 's> Snapshot<'t, 's> {
 
     /// When the claim on an active task expires.
     pub fn lease_expiry(&self, row: &TaskRow) -> Option<DateTime<Utc>> {
-        slot_health::row_lease_expiry(row, self.heartbeat(&row.slot).as_ref())
+        slot_health::row_lease_expiry(row)
     }
 
     /// One status row per slot (the reference's shape, plus open work and

@@ -141,7 +141,7 @@ impl Store {
                 LeaseView {
                     run_id: task.claimed_run_id.clone(),
                     claimed_at: l.claimed_at.clone(),
-                    minutes: l.minutes,
+                    seconds: l.seconds,
                     expires_at: expires.map(time::format).unwrap_or_default(),
                     expired: expires.is_some_and(|t| t < now),
                 }

@@ -157,8 +157,10 @@ pub(super) fn work_index(txn: &ReadTxn, rep: &mut Report) {
             false,
         );
     }
+    // A missing index is not drift: it was never built (a fresh store), and
+    // the next access builds it.
     let drift = match work::stored(txn.layout()) {
-        None => true,
+        None => false,
         Some(s) => {
             s.open.keys().ne(fresh.open.keys())
                 || s.counts != fresh.counts
