@@ -39,6 +39,36 @@ pub fn branch(worktree: &Path) -> Option<String> {
         .filter(|b| !b.is_empty())
 }
 
+/// How recent the commit that moved HEAD must be to count as this tool
+/// call's: HEAD moves when `git commit` ends, and the hook runs when the
+/// tool call ends.
+const FRESH_COMMIT_SECS: i64 = 120;
+
+/// Did a commit move HEAD in `dir` just now? Codex 0.169 gives a hook the
+/// shell tool's output but not its exit code (openai/codex#42864), so a
+/// failed `git commit` looks like a successful one; HEAD's reflog tells
+/// them apart. Without a reflog (disabled), assume yes: the report is
+/// deduplicated per commit anyway.
+pub fn head_just_committed(dir: &Path) -> bool {
+    let Ok(text) = git(
+        dir,
+        &["reflog", "-1", "--date=unix", "--format=%gd%x09%gs", "HEAD"],
+    ) else {
+        return true;
+    };
+    let Some((selector, action)) = text.trim().split_once('\t') else {
+        return true;
+    };
+    let when = selector
+        .rsplit_once('{')
+        .and_then(|(_, t)| t.trim_end_matches('}').parse::<i64>().ok());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    action.starts_with("commit") && when.is_some_and(|t| now - t <= FRESH_COMMIT_SECS)
+}
+
 /// The facts of the commit `req` reports: what the request gives, the rest
 /// read from git in `worktree` (HEAD when no sha is given).
 pub fn commit_facts(worktree: &str, req: &api::ReportCommit) -> Result<CommitFacts> {

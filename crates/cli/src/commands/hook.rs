@@ -398,7 +398,7 @@ fn handle(env: &Env, event: &Value) -> Result<Outcome, Failure> {
             ));
         }
     };
-    if !head_just_committed(&dir) {
+    if !host::git::head_just_committed(&dir) {
         return Ok(Outcome::Ignored(
             "HEAD did not just move by a commit (the git commit failed?)".into(),
         ));
@@ -432,39 +432,6 @@ fn store_for(env: &Env, dir: &Path) -> anyhow::Result<Store> {
         Some(d) => Ok(Store::open(d)?),
         None => anyhow::bail!("no codenator store at or above {}", dir.display()),
     }
-}
-
-/// How recent the commit that moved HEAD must be to count as this tool
-/// call's: HEAD moves when `git commit` ends, and the hook runs when the
-/// tool call ends.
-const FRESH_COMMIT_SECS: i64 = 120;
-
-/// Did a commit move HEAD in `dir` just now? Codex 0.169 gives a hook the
-/// shell tool's output but not its exit code (openai/codex#42864), so a
-/// failed `git commit` looks like a successful one; HEAD's reflog tells
-/// them apart. Without a reflog (disabled), assume yes: the report is
-/// deduplicated per commit anyway.
-fn head_just_committed(dir: &Path) -> bool {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["reflog", "-1", "--date=unix", "--format=%gd%x09%gs", "HEAD"])
-        .output();
-    let Some(out) = out.ok().filter(|o| o.status.success()) else {
-        return true;
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let Some((selector, action)) = text.trim().split_once('\t') else {
-        return true;
-    };
-    let when = selector
-        .rsplit_once('{')
-        .and_then(|(_, t)| t.trim_end_matches('}').parse::<i64>().ok());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    action.starts_with("commit") && when.is_some_and(|t| now - t <= FRESH_COMMIT_SECS)
 }
 
 /// `hook-post-tool-use`: never fails the hook, never prints on stdout.
