@@ -12,16 +12,17 @@ use std::path::PathBuf;
 use ledger::{Ctx, SlotId, Store, api};
 use rmcp::{
     ErrorData as McpError, ServerHandler, ServiceExt,
-    handler::server::{router::tool::ToolRouter, tool::schema_for_output, wrapper::Parameters},
+    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
     model::{CallToolResult, Implementation, RequestMetaObject, ServerCapabilities, ServerConfig},
     tool, tool_handler, tool_router,
 };
-use serde::Serialize;
 use serde_json::{Value, json};
 
 mod adapter;
+pub mod schemas;
 
 pub use adapter::{AdapterRequest, PlannedWake};
+use schemas::output_schema;
 
 /// Tool arguments that, when they do not decode, say which field is wrong
 /// (`slot: invalid type: integer 5, expected a string`): serde alone names
@@ -139,18 +140,18 @@ impl CodenatorServer {
     }
 
     /// Run one ledger operation on a blocking thread as the resolved caller.
+    /// The answer's type names the tool (see [`schemas::ToolOutput`]).
     async fn run<T, F>(
         &self,
-        tool: &'static str,
         meta: RequestMetaObject,
         registering: Option<String>,
         op: F,
     ) -> Result<CallToolResult, McpError>
     where
-        T: Serialize,
+        T: schemas::ToolOutput,
         F: FnOnce(&Store, &Ctx) -> ledger::Result<T> + Send + 'static,
-        T: Send + 'static,
     {
+        let tool = T::TOOL;
         let store = self.store.clone();
         let agent = self.agent.clone();
         let thread = thread_of(&meta);
@@ -198,7 +199,7 @@ type Answer = Result<CallToolResult, McpError>;
 impl CodenatorServer {
     /// Slots (unread counts, current task, heartbeat, lease) and open tasks, paged.
     #[tool(
-        output_schema = schema_for_output::<api::StatusResponse>(),
+        output_schema = output_schema("get_status"),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_status(
@@ -206,13 +207,12 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::GetStatus>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("get_status", meta, None, move |s, c| s.get_status(c, &p))
-            .await
+        self.run(meta, None, move |s, c| s.get_status(c, &p)).await
     }
 
     /// Register or update a slot (a worker registers itself; binds the calling Codex thread to the slot).
     #[tool(
-        output_schema = schema_for_output::<api::RegisterSlotResponse>(),
+        output_schema = output_schema("register_slot"),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn register_slot(
@@ -221,15 +221,13 @@ impl CodenatorServer {
         meta: RequestMetaObject,
     ) -> Answer {
         let slot = Some(p.slot.clone());
-        self.run("register_slot", meta, slot, move |s, c| {
-            s.register_slot(c, &p)
-        })
-        .await
+        self.run(meta, slot, move |s, c| s.register_slot(c, &p))
+            .await
     }
 
     /// Send a message to a slot (or `all`) as the calling slot.
     #[tool(
-        output_schema = schema_for_output::<api::SendMessageResponse>(),
+        output_schema = output_schema("send_message"),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn send_message(
@@ -237,15 +235,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::SendMessage>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("send_message", meta, None, move |s, c| {
-            s.send_message(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.send_message(c, &p))
+            .await
     }
 
     /// Read unread messages of a slot, oldest first; by default marks the returned ones read.
     #[tool(
-        output_schema = schema_for_output::<api::ReadInboxResponse>(),
+        output_schema = output_schema("read_inbox"),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn read_inbox(
@@ -253,13 +249,12 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::ReadInbox>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("read_inbox", meta, None, move |s, c| s.read_inbox(c, &p))
-            .await
+        self.run(meta, None, move |s, c| s.read_inbox(c, &p)).await
     }
 
     /// The Focus Board: milestones, lanes, tasks, assignments, reports and integration receipts.
     #[tool(
-        output_schema = schema_for_output::<api::FocusBoard>(),
+        output_schema = output_schema("get_focus_board"),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_focus_board(
@@ -267,15 +262,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::GetFocusBoard>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("get_focus_board", meta, None, move |s, c| {
-            s.get_focus_board(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.get_focus_board(c, &p))
+            .await
     }
 
     /// Coordinator-only: create or update a milestone.
     #[tool(
-        output_schema = schema_for_output::<api::UpsertMilestoneResponse>(),
+        output_schema = output_schema("upsert_milestone"),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn upsert_milestone(
@@ -283,15 +276,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::UpsertMilestone>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("upsert_milestone", meta, None, move |s, c| {
-            s.upsert_milestone(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.upsert_milestone(c, &p))
+            .await
     }
 
     /// Coordinator-only: create or update a lane.
     #[tool(
-        output_schema = schema_for_output::<api::UpsertLaneResponse>(),
+        output_schema = output_schema("upsert_lane"),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn upsert_lane(
@@ -299,13 +290,12 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::UpsertLane>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("upsert_lane", meta, None, move |s, c| s.upsert_lane(c, &p))
-            .await
+        self.run(meta, None, move |s, c| s.upsert_lane(c, &p)).await
     }
 
     /// Coordinator-only: queue a task for a slot and send it the task.assign message. Existing task ids are refused.
     #[tool(
-        output_schema = schema_for_output::<api::CreateTaskResponse>(),
+        output_schema = output_schema("create_task"),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn create_task(
@@ -313,13 +303,12 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::CreateTask>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("create_task", meta, None, move |s, c| s.create_task(c, &p))
-            .await
+        self.run(meta, None, move |s, c| s.create_task(c, &p)).await
     }
 
     /// Claim the calling slot's oldest queued task whose dependencies are integrated. Claims exactly one, atomically, with a lease your heartbeats renew.
     #[tool(
-        output_schema = schema_for_output::<api::ClaimNextTaskResponse>(),
+        output_schema = output_schema("claim_next_task"),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn claim_next_task(
@@ -327,15 +316,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::ClaimNextTask>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("claim_next_task", meta, None, move |s, c| {
-            s.claim_next_task(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.claim_next_task(c, &p))
+            .await
     }
 
     /// Update a task: status, commit, tests, blocker. Workers update their own tasks; integration is the coordinator's.
     #[tool(
-        output_schema = schema_for_output::<api::UpdateTaskResponse>(),
+        output_schema = output_schema("update_task"),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn update_task(
@@ -343,13 +330,12 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::UpdateTask>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("update_task", meta, None, move |s, c| s.update_task(c, &p))
-            .await
+        self.run(meta, None, move |s, c| s.update_task(c, &p)).await
     }
 
     /// One task's whole story: the record, its status history (who and when), its lease, and its messages.
     #[tool(
-        output_schema = schema_for_output::<api::GetTaskResponse>(),
+        output_schema = output_schema("get_task"),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_task(
@@ -357,13 +343,12 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::GetTask>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("get_task", meta, None, move |s, c| s.get_task(c, &p))
-            .await
+        self.run(meta, None, move |s, c| s.get_task(c, &p)).await
     }
 
     /// Find tasks, open and closed: filter by status, slot, milestone, lane and text; paged.
     #[tool(
-        output_schema = schema_for_output::<api::ListTasksResponse>(),
+        output_schema = output_schema("list_tasks"),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn list_tasks(
@@ -371,13 +356,12 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::ListTasks>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("list_tasks", meta, None, move |s, c| s.list_tasks(c, &p))
-            .await
+        self.run(meta, None, move |s, c| s.list_tasks(c, &p)).await
     }
 
     /// Report a commit of the calling slot (defaults read from its worktree), mark its task reported and notify the coordinator.
     #[tool(
-        output_schema = schema_for_output::<api::ReportCommitResponse>(),
+        output_schema = output_schema("report_commit"),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn report_commit(
@@ -385,15 +369,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::ReportCommit>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("report_commit", meta, None, move |s, c| {
-            host::git::report_commit(s, c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| host::git::report_commit(s, c, &p))
+            .await
     }
 
     /// Record the calling slot's heartbeat (ok, failed or stale); an ok heartbeat renews the lease of the run's claimed task.
     #[tool(
-        output_schema = schema_for_output::<api::RecordHeartbeatResponse>(),
+        output_schema = output_schema("record_heartbeat"),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn record_heartbeat(
@@ -401,15 +383,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::RecordHeartbeat>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("record_heartbeat", meta, None, move |s, c| {
-            s.record_heartbeat(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.record_heartbeat(c, &p))
+            .await
     }
 
     /// Plan which slots to wake, notify or leave alone (read-only).
     #[tool(
-        output_schema = schema_for_output::<api::WakePlan<PlannedWake>>(),
+        output_schema = output_schema("plan_wake"),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn plan_wake(
@@ -417,7 +397,7 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::PlanWake>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("plan_wake", meta, None, move |s, c| {
+        self.run(meta, None, move |s, c| {
             Ok(s.plan_wake(c, &p)?.map_actions(PlannedWake::from))
         })
         .await
@@ -425,7 +405,7 @@ impl CodenatorServer {
 
     /// Coordinator-only: put active tasks whose lease expired (their run stopped sending heartbeats) back in their slot's queue.
     #[tool(
-        output_schema = schema_for_output::<api::RequeueExpiredResponse>(),
+        output_schema = output_schema("requeue_expired_leases"),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn requeue_expired_leases(
@@ -433,15 +413,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::RequeueExpiredLeases>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("requeue_expired_leases", meta, None, move |s, c| {
-            s.requeue_expired_leases(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.requeue_expired_leases(c, &p))
+            .await
     }
 
     /// Coordinator-only: record the periodic summary pause.
     #[tool(
-        output_schema = schema_for_output::<api::RecordSummaryPauseResponse>(),
+        output_schema = output_schema("record_summary_pause"),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn record_summary_pause(
@@ -449,15 +427,13 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::RecordSummaryPause>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("record_summary_pause", meta, None, move |s, c| {
-            s.record_summary_pause(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.record_summary_pause(c, &p))
+            .await
     }
 
     /// Record evidence of a wake attempt for a slot.
     #[tool(
-        output_schema = schema_for_output::<api::RecordWakeAttemptResponse>(),
+        output_schema = output_schema("record_wake_attempt"),
         annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn record_wake_attempt(
@@ -465,10 +441,8 @@ impl CodenatorServer {
         Parameters(Args(p)): Parameters<Args<api::RecordWakeAttempt>>,
         meta: RequestMetaObject,
     ) -> Answer {
-        self.run("record_wake_attempt", meta, None, move |s, c| {
-            s.record_wake_attempt(c, &p)
-        })
-        .await
+        self.run(meta, None, move |s, c| s.record_wake_attempt(c, &p))
+            .await
     }
 }
 

@@ -4,12 +4,15 @@
 //!
 //! A change to a request or response type, a doc comment or an annotation
 //! changes this list; the test fails until the snapshot is regenerated on
-//! purpose:
+//! purpose. The output schemas the server embeds (`schemas/output.json`,
+//! generated ahead of time for a fast start) are checked against the types
+//! the same way:
 //!
 //! ```sh
 //! UPDATE_SNAPSHOTS=1 cargo test -p codenator-mcp --test tools_list
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rmcp::{ServiceExt, transport::TokioChildProcess};
@@ -44,6 +47,36 @@ async fn tools_list() -> anyhow::Result<Value> {
         .collect();
     list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     Ok(Value::Array(list))
+}
+
+/// The embedded output schemas are the ones the answer types generate.
+#[test]
+fn embedded_output_schemas_match_the_types() -> anyhow::Result<()> {
+    let generated: BTreeMap<&str, Value> = codenator_mcp::schemas::generated()
+        .into_iter()
+        .map(|(tool, s)| (tool, Value::Object((*s).clone())))
+        .collect();
+    let text = serde_json::to_string_pretty(&generated)? + "\n";
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/output.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &text)?;
+        return Ok(());
+    }
+    let embedded: BTreeMap<String, Value> = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    for (tool, schema) in &generated {
+        assert_eq!(
+            embedded.get(*tool),
+            Some(schema),
+            "the embedded output schema of {tool} is not its type's; run \
+             `UPDATE_SNAPSHOTS=1 cargo test -p codenator-mcp --test tools_list` and commit schemas/output.json"
+        );
+    }
+    assert_eq!(
+        embedded.len(),
+        generated.len(),
+        "schemas/output.json lists a tool that does not exist"
+    );
+    Ok(())
 }
 
 #[tokio::test]

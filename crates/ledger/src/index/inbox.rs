@@ -44,7 +44,7 @@ use crate::store::{Layout, ReadTxn, WriteTxn};
 use crate::time;
 
 const RECORD: usize = 40;
-const INDEX_VERSION: u32 = 2;
+const INDEX_VERSION: u32 = 3;
 const MAX_CORRUPT_LISTED: usize = 100;
 const PAUSES_KEPT: usize = 16;
 /// Bytes before the covered point whose hash tells that the indexed part of
@@ -139,10 +139,19 @@ pub struct IndexState {
     /// The latest summary-pause markers, oldest first.
     #[serde(default)]
     pub pauses: Vec<PauseMark>,
-    /// Records in all index files: a deleted or truncated index file no
-    /// longer matches it, and the index is rebuilt.
+    /// Records in the recipients' index files (`index/inbox/`): a deleted
+    /// or truncated file no longer matches it, and the index is rebuilt.
+    /// There are few of those files, so every access checks them.
     #[serde(default)]
     pub records: u64,
+    /// Records in the tasks' index files (`index/task/`, one per task: too
+    /// many to check on every access), and the mtime of that directory when
+    /// they were counted: a file deleted or added by someone else changes
+    /// it, and only then are the files counted.
+    #[serde(default)]
+    pub task_records: u64,
+    #[serde(default)]
+    pub task_dir_mtime: u64,
 }
 
 impl IndexState {
@@ -378,8 +387,13 @@ fn catch_up(
     let torn_tail = torn.is_some();
     if persist {
         for (key, recs) in appends {
-            state.records += append_records(&key.path(layout), recs)?;
+            let n = append_records(&key.path(layout), recs)?;
+            match key {
+                Key::To(_) => state.records += n,
+                Key::Task(_) => state.task_records += n,
+            }
         }
+        state.task_dir_mtime = sfs::mtime_ns(&layout.task_index_dir()) as u64;
         state.ledger_len = meta.len;
         state.ledger_mtime_ns = meta.mtime_ns;
         state.guard = guard_hash(layout, state.covered)?;
@@ -390,14 +404,26 @@ fn catch_up(
     Ok((overlay, torn_tail, files_valid))
 }
 
-/// Bytes in the index files: each holds whole 40-byte records.
-fn index_files_match(layout: &Layout, state: &IndexState) -> bool {
-    let bytes: u64 = [layout.inbox_index_dir(), layout.task_index_dir()]
-        .iter()
-        .flat_map(|d| fs::read_dir(d).into_iter().flatten().flatten())
+/// Bytes of the files in `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
         .map(|e| e.metadata().map_or(0, |m| m.len()))
-        .sum();
-    bytes == state.records * RECORD as u64
+        .sum()
+}
+
+/// Do the index files hold exactly the records the state counts? The
+/// recipients' files are counted every time; the tasks' files only when
+/// their directory changed since they were counted.
+fn index_files_match(layout: &Layout, state: &IndexState) -> bool {
+    if dir_bytes(&layout.inbox_index_dir()) != state.records * RECORD as u64 {
+        return false;
+    }
+    let task_dir = layout.task_index_dir();
+    sfs::mtime_ns(&task_dir) as u64 == state.task_dir_mtime
+        || dir_bytes(&task_dir) == state.task_records * RECORD as u64
 }
 
 fn reset_index_files(layout: &Layout) {
