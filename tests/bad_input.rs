@@ -11,11 +11,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use codenator_tests::{Client, call, call_raw, connect_with, refused, server_command, temp_root};
 use serde_json::{Value, json};
+use test_support::{
+    Client, TempDir, call, call_raw, connect_with, ledger_file, refused, server_command, store_dir,
+    temp_root, walk,
+};
 
 struct Env {
-    outer: tempfile::TempDir,
+    outer: TempDir,
     root: PathBuf,
     cwd: PathBuf,
     before: BTreeSet<String>,
@@ -44,7 +47,7 @@ impl Env {
     }
 
     fn store(&self) -> PathBuf {
-        self.root.join(".auralis-codextrator")
+        store_dir(&self.root)
     }
 
     /// Nothing appeared next to the root, in the server's cwd, or in the
@@ -85,27 +88,6 @@ fn outside(outer: &Path) -> BTreeSet<String> {
         .into_iter()
         .filter(|p| p != "root" && !p.starts_with("root/"))
         .collect()
-}
-
-/// Relative paths of every file and directory under `dir`.
-fn walk(dir: &Path) -> Vec<String> {
-    fn go(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if let Ok(rel) = p.strip_prefix(base) {
-                    out.push(rel.to_string_lossy().into_owned());
-                }
-                if p.is_dir() {
-                    go(base, &p, out);
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 /// The server still answers.
@@ -169,7 +151,7 @@ async fn undecodable(c: &Client, tool: &str, args: Value, needle: &str) -> anyho
 }
 
 fn ledger_lines(env: &Env) -> usize {
-    std::fs::read(env.store().join("messages/ledger.jsonl"))
+    std::fs::read(ledger_file(&env.root))
         .map(|b| b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).count())
         .unwrap_or(0)
 }
@@ -984,7 +966,7 @@ async fn damaged_ledger_lines_are_skipped() -> anyhow::Result<()> {
         json!({"slot": "session-01", "worktree": "/tmp/session-01"}),
     )
     .await?;
-    let ledger = env.store().join("messages/ledger.jsonl");
+    let ledger = ledger_file(&env.root);
     let append = |bytes: &[u8]| -> anyhow::Result<()> {
         let mut f = std::fs::OpenOptions::new().append(true).open(&ledger)?;
         f.write_all(bytes)?;

@@ -2,25 +2,35 @@
 //! processes on a temporary ledger). Also makes cargo build the binary for
 //! the workspace's end-to-end tests.
 
-use std::process::Command;
+use std::path::Path;
+
+use test_support::{bin, cli_command, temp_root};
 
 #[test]
 fn help_lists_commands() {
-    let out = Command::new(env!("CARGO_BIN_EXE_codenator"))
-        .arg("--help")
-        .output()
-        .expect("run");
+    let out = cli_command().arg("--help").output().expect("run");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("mcp") && text.contains("demo"), "{text}");
 }
 
+/// The harness finds the very binary cargo built for this package.
+#[test]
+fn the_harness_finds_the_binary_cargo_built() {
+    let canon = |p: &Path| std::fs::canonicalize(p).expect("canonicalize");
+    assert_eq!(
+        canon(&bin("codenator")),
+        canon(Path::new(env!("CARGO_BIN_EXE_codenator")))
+    );
+}
+
 #[test]
 fn demo_runs_and_prints_the_board() {
-    let dir = std::env::temp_dir().join(format!("codenator-demo-test-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_codenator"))
+    let tmp = temp_root();
+    let dir = tmp.path();
+    let out = cli_command()
         .args(["demo", "--root"])
-        .arg(&dir)
+        .arg(dir)
         .output()
         .expect("run demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -38,9 +48,9 @@ fn demo_runs_and_prints_the_board() {
     // Two integrations, one task active again after its dependency landed.
     assert!(stdout.contains("\"integrated\":2"), "{stdout}");
     // A second run adds to the same ledger.
-    let again = Command::new(env!("CARGO_BIN_EXE_codenator"))
+    let again = cli_command()
         .args(["demo", "--root"])
-        .arg(&dir)
+        .arg(dir)
         .output()
         .expect("rerun");
     assert!(
@@ -49,7 +59,6 @@ fn demo_runs_and_prints_the_board() {
         String::from_utf8_lossy(&again.stderr)
     );
     assert!(String::from_utf8_lossy(&again.stdout).contains("\"integrated\":4"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The README's run command is `cargo run --release -p codenator -- demo`:
