@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Value, json};
 use test_support::{
-    Client, TempDir, call, call_raw, connect_with, ledger_file, refused, server_command, store_dir,
-    temp_root, walk,
+    Client, TempDir, call, call_raw, connect_with, expect_warnings, ledger_file, refused,
+    server_command, store_dir, temp_root, walk,
 };
 
 struct Env {
@@ -43,6 +43,15 @@ impl Env {
     async fn start(&self, agent: &str) -> anyhow::Result<Client> {
         let mut cmd = server_command(&self.root, Some(agent));
         cmd.current_dir(&self.cwd);
+        connect_with(cmd).await
+    }
+
+    /// [`Env::start`] for a server that is expected to log warnings (the
+    /// case makes it warn on purpose); it logs only errors.
+    async fn start_expecting_warnings(&self, agent: &str) -> anyhow::Result<Client> {
+        let mut cmd = server_command(&self.root, Some(agent));
+        cmd.current_dir(&self.cwd);
+        expect_warnings(&mut cmd);
         connect_with(cmd).await
     }
 
@@ -354,12 +363,17 @@ async fn missing_mistyped_and_unknown_arguments() -> anyhow::Result<()> {
     );
     alive(&co).await?;
 
-    // An unknown tool is a protocol error from rmcp.
-    let err = call_raw(&co, "drop_all_tables", json!({}))
+    // An unknown tool is a protocol error from rmcp, which logs it as a
+    // warning: asked of a server of its own that logs only errors, so the
+    // expected warning stays out of the test output.
+    let probe = env.start_expecting_warnings("coordinator").await?;
+    let err = call_raw(&probe, "drop_all_tables", json!({}))
         .await
         .err()
         .context("an unknown tool must fail")?;
     assert!(format!("{err:#}").contains("tool not found"), "{err:#}");
+    alive(&probe).await?;
+    probe.cancel().await?;
     alive(&co).await?;
 
     // Refused calls wrote nothing: one task.assign (t1) is the whole ledger.
@@ -957,9 +971,11 @@ async fn relative_worktree_paths_are_refused() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_ledger_lines_are_skipped() -> anyhow::Result<()> {
+    // This case damages the ledger on purpose: its servers warn about the
+    // lines they skip, so they log only errors.
     let env = Env::new()?;
-    let co = env.start("coordinator").await?;
-    let w1 = env.start("session-01").await?;
+    let co = env.start_expecting_warnings("coordinator").await?;
+    let w1 = env.start_expecting_warnings("session-01").await?;
     call(
         &w1,
         "register_slot",
@@ -1076,7 +1092,7 @@ async fn damaged_ledger_lines_are_skipped() -> anyhow::Result<()> {
 
     // A lost index is rebuilt from the ledger, damage and all.
     std::fs::remove_file(env.store().join("index/ledger.json"))?;
-    let fresh = env.start("session-01").await?;
+    let fresh = env.start_expecting_warnings("session-01").await?;
     assert_eq!(
         call(
             &fresh,

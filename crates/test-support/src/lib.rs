@@ -40,7 +40,8 @@ pub use cli::{World, cli_command};
 pub use git::{commit_file, git, git_command, repo};
 pub use json::{ReportFiles, report_files, row, str_field};
 pub use mcp::{
-    CALL_TIMEOUT, Client, call, call_raw, connect, connect_with, refused, server_command, tcall,
+    CALL_TIMEOUT, Client, call, call_raw, connect, connect_expecting_warnings, connect_with,
+    expect_warnings, refused, server_command, tcall,
 };
 pub use paths::{
     STORE_DIR, bin, copy_tree, fixture, ledger_file, repo_root, store_dir, temp_dir, temp_root,

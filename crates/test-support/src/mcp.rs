@@ -30,6 +30,10 @@ pub(crate) const CODENATOR_VARS: [&str; 4] = [
 /// stderr), so an unexpected one is seen.
 pub(crate) const TEST_LOG: &str = "warn";
 
+/// The log level for a process that is expected to warn (a test damages the
+/// ledger on purpose, or sends a call that must fail): errors still show.
+const EXPECTED_WARNINGS_LOG: &str = "error";
+
 /// Upper bound for one tool call in [`tcall`]: a call blocked this long is
 /// a deadlock.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,9 +53,24 @@ pub fn server_command(root: &Path, agent: Option<&str>) -> tokio::process::Comma
     cmd
 }
 
+/// Make a server log only errors: for a test whose server is expected to
+/// warn (damaged ledger lines it skips, an unknown tool it refuses), so the
+/// deliberate warnings do not look like failures in the test output while a
+/// real error still shows. Use it only where a warning is the point.
+pub fn expect_warnings(cmd: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    cmd.env("RUST_LOG", EXPECTED_WARNINGS_LOG)
+}
+
 /// Start a `codenator-mcp` process and complete the MCP handshake.
 pub async fn connect(root: &Path, agent: &str) -> anyhow::Result<Client> {
     connect_with(server_command(root, Some(agent))).await
+}
+
+/// [`connect`] to a server that is expected to warn (see [`expect_warnings`]).
+pub async fn connect_expecting_warnings(root: &Path, agent: &str) -> anyhow::Result<Client> {
+    let mut cmd = server_command(root, Some(agent));
+    expect_warnings(&mut cmd);
+    connect_with(cmd).await
 }
 
 /// Start a server from a prepared command and complete the handshake.
