@@ -3,8 +3,10 @@
 //! the workspace's end-to-end tests.
 
 use std::path::Path;
+use std::process::Command;
 
-use test_support::{bin, cli_command, temp_root};
+use serde_json::Value;
+use test_support::{bin, cli_command, repo_root, temp_root};
 
 #[test]
 fn help_lists_commands() {
@@ -71,4 +73,52 @@ fn cargo_run_picks_the_codenator_binary() {
         manifest.contains("default-run = \"codenator\""),
         "{manifest}"
     );
+}
+
+/// The README's build command is `cargo build --release`: it must build both
+/// binaries, so the workspace's default members hold their packages (without
+/// `default-members` cargo builds only the root package, which has only tests).
+#[test]
+fn cargo_build_builds_both_binaries() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+    let defaults = meta["workspace_default_members"]
+        .as_array()
+        .expect("workspace_default_members");
+    for name in ["codenator", "codenator-mcp"] {
+        let owner = meta["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| {
+                p["targets"].as_array().into_iter().flatten().any(|t| {
+                    t["name"] == name
+                        && t["kind"]
+                            .as_array()
+                            .is_some_and(|k| k.contains(&"bin".into()))
+                })
+            })
+            .unwrap_or_else(|| panic!("no package builds the {name} binary"));
+        assert!(
+            defaults.contains(&owner["id"]),
+            "`cargo build` does not build {name}: {} is not a default member ({defaults:?})",
+            owner["name"]
+        );
+    }
 }
