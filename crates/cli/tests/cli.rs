@@ -7,45 +7,23 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use test_support::{bin, cli_command, repo_root, temp_root};
+use test_support::{World, bin, cli_command, repo_root};
 
-/// `codenator demo --root <root>`; must succeed. Returns stdout.
-fn demo(root: &Path) -> String {
-    let out = cli_command()
-        .args(["demo", "--root"])
-        .arg(root)
-        .output()
-        .expect("run demo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "demo failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+/// `codenator demo` on the world's root; must succeed. Returns stdout.
+fn demo(w: &World) -> String {
+    let root = w.root.to_str().expect("utf-8 root");
+    w.ok(w.tmp.path(), &["demo", "--root", root])
 }
 
-/// `codenator <args> --json --root <root>` parsed.
-fn json(root: &Path, args: &[&str]) -> Value {
-    let out = cli_command()
-        .args(args)
-        .args(["--json", "--root"])
-        .arg(root)
-        .output()
-        .expect("run codenator");
-    assert!(
-        out.status.success(),
-        "codenator {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+/// `codenator <args> --json` on the world's root, parsed.
+fn json(w: &World, args: &[&str]) -> Value {
+    w.json(w.tmp.path(), &[args, &["--json"]].concat())
 }
 
 /// The active tasks of each slot, from `task-list --json`.
-fn active_by_slot(root: &Path) -> BTreeMap<String, Vec<String>> {
+fn active_by_slot(w: &World) -> BTreeMap<String, Vec<String>> {
     let mut active: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for t in json(root, &["task-list"])
+    for t in json(w, &["task-list"])
         .as_array()
         .expect("task-list --json is an array")
         .iter()
@@ -90,9 +68,8 @@ fn the_harness_finds_the_binary_cargo_built() {
 
 #[test]
 fn demo_runs_and_prints_the_board() {
-    let tmp = temp_root();
-    let dir = tmp.path();
-    let stdout = demo(dir);
+    let w = World::new();
+    let stdout = demo(&w);
     assert!(stdout.contains("Auralis Codenator Focus Board"), "{stdout}");
     assert!(
         stdout.contains("claimed=false"),
@@ -121,7 +98,7 @@ fn demo_runs_and_prints_the_board() {
         .unwrap_or_else(|| panic!("no `done in` line: {stdout}"));
     assert!(rounded(done), "the total time is not rounded: {done:?}");
     // A second run adds to the same ledger.
-    let again = demo(dir);
+    let again = demo(&w);
     assert!(again.contains("\"integrated\":6"), "{again}");
 }
 
@@ -130,18 +107,17 @@ fn demo_runs_and_prints_the_board() {
 /// leave its last claim active, so the second run gave session-01 two).
 #[test]
 fn demo_twice_leaves_no_slot_with_two_active_tasks() {
-    let tmp = temp_root();
-    let root = tmp.path();
-    demo(root);
-    demo(root);
+    let w = World::new();
+    demo(&w);
+    demo(&w);
 
-    let tasks = json(root, &["task-list"]);
+    let tasks = json(&w, &["task-list"]);
     assert_eq!(
         tasks.as_array().map(Vec::len),
         Some(6),
         "two runs of three tasks: {tasks}"
     );
-    for (slot, ids) in active_by_slot(root) {
+    for (slot, ids) in active_by_slot(&w) {
         assert!(
             ids.len() <= 1,
             "{slot} holds {} active tasks: {ids:?}",
@@ -149,7 +125,7 @@ fn demo_twice_leaves_no_slot_with_two_active_tasks() {
         );
     }
 
-    let status = json(root, &["status"]);
+    let status = json(&w, &["status"]);
     let rows = status["rows"].as_array().expect("status rows");
     assert!(rows.iter().any(|r| r["slot"] == "session-01"), "{status}");
     let mut open_active: BTreeMap<String, usize> = BTreeMap::new();
@@ -177,21 +153,10 @@ fn demo_twice_leaves_no_slot_with_two_active_tasks() {
 /// never holds two active tasks, and it ends with nothing open.
 #[test]
 fn demo_finishes_what_an_earlier_run_left_open() {
-    let tmp = temp_root();
-    let root = tmp.path();
-    demo(root);
+    let w = World::new();
+    demo(&w);
     let cli = |args: &[&str]| {
-        let out = cli_command()
-            .args(args)
-            .arg("--root")
-            .arg(root)
-            .output()
-            .expect("run codenator");
-        assert!(
-            out.status.success(),
-            "codenator {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        w.ok(w.tmp.path(), args);
     };
     let create = |id: &str| {
         cli(&[
@@ -219,23 +184,19 @@ fn demo_finishes_what_an_earlier_run_left_open() {
     cli(&["inbox", "--as", "session-01"]); // claims left-active
     create("left-queued");
     assert_eq!(
-        active_by_slot(root).get("session-01"),
+        active_by_slot(&w).get("session-01"),
         Some(&vec!["left-active".to_string()])
     );
 
-    let stdout = demo(root);
+    let stdout = demo(&w);
     assert!(
         stdout.contains(
             "finished 3 task(s) an earlier run left open: left-active, left-blocked, left-queued"
         ),
         "{stdout}"
     );
-    assert!(
-        active_by_slot(root).is_empty(),
-        "{:?}",
-        active_by_slot(root)
-    );
-    let tasks = json(root, &["task-list"]);
+    assert!(active_by_slot(&w).is_empty(), "{:?}", active_by_slot(&w));
+    let tasks = json(&w, &["task-list"]);
     let status_of = |id: &str| {
         tasks
             .as_array()
@@ -246,7 +207,7 @@ fn demo_finishes_what_an_earlier_run_left_open() {
     assert_eq!(status_of("left-active"), "integrated");
     assert_eq!(status_of("left-queued"), "integrated");
     assert_eq!(status_of("left-blocked"), "cancelled");
-    let status = json(root, &["status"]);
+    let status = json(&w, &["status"]);
     assert_eq!(status["open_tasks"]["total"], 0, "{status}");
 }
 
