@@ -11,11 +11,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use codenator_tests::{Client, call, call_raw, connect_with, refused, server_command, temp_root};
 use serde_json::{Value, json};
+use test_support::{
+    Client, TempDir, call, call_raw, connect_with, expect_warnings, ledger_file, refused,
+    server_command, store_dir, temp_root, walk,
+};
 
 struct Env {
-    outer: tempfile::TempDir,
+    outer: TempDir,
     root: PathBuf,
     cwd: PathBuf,
     before: BTreeSet<String>,
@@ -43,8 +46,17 @@ impl Env {
         connect_with(cmd).await
     }
 
+    /// [`Env::start`] for a server that is expected to log warnings (the
+    /// case makes it warn on purpose); it logs only errors.
+    async fn start_expecting_warnings(&self, agent: &str) -> anyhow::Result<Client> {
+        let mut cmd = server_command(&self.root, Some(agent));
+        cmd.current_dir(&self.cwd);
+        expect_warnings(&mut cmd);
+        connect_with(cmd).await
+    }
+
     fn store(&self) -> PathBuf {
-        self.root.join(".auralis-codextrator")
+        store_dir(&self.root)
     }
 
     /// Nothing appeared next to the root, in the server's cwd, or in the
@@ -85,27 +97,6 @@ fn outside(outer: &Path) -> BTreeSet<String> {
         .into_iter()
         .filter(|p| p != "root" && !p.starts_with("root/"))
         .collect()
-}
-
-/// Relative paths of every file and directory under `dir`.
-fn walk(dir: &Path) -> Vec<String> {
-    fn go(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if let Ok(rel) = p.strip_prefix(base) {
-                    out.push(rel.to_string_lossy().into_owned());
-                }
-                if p.is_dir() {
-                    go(base, &p, out);
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 /// The server still answers.
@@ -169,7 +160,7 @@ async fn undecodable(c: &Client, tool: &str, args: Value, needle: &str) -> anyho
 }
 
 fn ledger_lines(env: &Env) -> usize {
-    std::fs::read(env.store().join("messages/ledger.jsonl"))
+    std::fs::read(ledger_file(&env.root))
         .map(|b| b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).count())
         .unwrap_or(0)
 }
@@ -372,12 +363,17 @@ async fn missing_mistyped_and_unknown_arguments() -> anyhow::Result<()> {
     );
     alive(&co).await?;
 
-    // An unknown tool is a protocol error from rmcp.
-    let err = call_raw(&co, "drop_all_tables", json!({}))
+    // An unknown tool is a protocol error from rmcp, which logs it as a
+    // warning: asked of a server of its own that logs only errors, so the
+    // expected warning stays out of the test output.
+    let probe = env.start_expecting_warnings("coordinator").await?;
+    let err = call_raw(&probe, "drop_all_tables", json!({}))
         .await
         .err()
         .context("an unknown tool must fail")?;
     assert!(format!("{err:#}").contains("tool not found"), "{err:#}");
+    alive(&probe).await?;
+    probe.cancel().await?;
     alive(&co).await?;
 
     // Refused calls wrote nothing: one task.assign (t1) is the whole ledger.
@@ -975,16 +971,18 @@ async fn relative_worktree_paths_are_refused() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_ledger_lines_are_skipped() -> anyhow::Result<()> {
+    // This case damages the ledger on purpose: its servers warn about the
+    // lines they skip, so they log only errors.
     let env = Env::new()?;
-    let co = env.start("coordinator").await?;
-    let w1 = env.start("session-01").await?;
+    let co = env.start_expecting_warnings("coordinator").await?;
+    let w1 = env.start_expecting_warnings("session-01").await?;
     call(
         &w1,
         "register_slot",
         json!({"slot": "session-01", "worktree": "/tmp/session-01"}),
     )
     .await?;
-    let ledger = env.store().join("messages/ledger.jsonl");
+    let ledger = ledger_file(&env.root);
     let append = |bytes: &[u8]| -> anyhow::Result<()> {
         let mut f = std::fs::OpenOptions::new().append(true).open(&ledger)?;
         f.write_all(bytes)?;
@@ -1094,7 +1092,7 @@ async fn damaged_ledger_lines_are_skipped() -> anyhow::Result<()> {
 
     // A lost index is rebuilt from the ledger, damage and all.
     std::fs::remove_file(env.store().join("index/ledger.json"))?;
-    let fresh = env.start("session-01").await?;
+    let fresh = env.start_expecting_warnings("session-01").await?;
     assert_eq!(
         call(
             &fresh,

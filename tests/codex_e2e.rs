@@ -1,7 +1,7 @@
 //! The real Codex CLI as the MCP client, offline.
 //!
 //! Codex (`@openai/codex`, pinned in `tools/codex/package.json`) runs whole
-//! turns against `support::mock_model`, a loopback stand-in for the OpenAI
+//! turns against `test_support::mock_model`, a loopback stand-in for the OpenAI
 //! Responses API whose scripted "model" searches the deferred MCP tools and
 //! calls ours (`function_call` in namespace `mcp__codenator`). Codex starts
 //! the real `codenator-mcp`, sends its thread id in `_meta.threadId`, and
@@ -13,9 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use codenator_tests::mock_model::{MockModel, Step};
-use codenator_tests::{bin, call, connect, repo_root};
 use serde_json::{Value, json};
+use test_support::mock_model::{MockModel, Step};
+use test_support::{
+    TempDir, bin, call, cli_command, connect, git, repo_root, report_files, row, store_dir,
+    temp_dir,
+};
 
 /// How long one Codex command may take before the test fails (and kills it).
 const CODEX_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,7 +81,7 @@ fn toml_str(s: &str) -> String {
 
 /// A throw-away user for Codex: `$HOME`, `$CODEX_HOME`, a work directory.
 struct Sandbox {
-    dir: tempfile::TempDir,
+    dir: TempDir,
     /// Extra environment for every Codex command.
     env: Vec<(String, String)>,
     /// Directories put in front of `PATH`.
@@ -87,10 +90,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let dir = tempfile::Builder::new()
-            .prefix("codenator-codex-e2e-")
-            .tempdir()
-            .expect("temp dir");
+        let dir = temp_dir("codenator-codex-e2e-");
         for d in ["home", "codex-home", "work"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
         }
@@ -372,10 +372,7 @@ fn is_thread_id(s: &str) -> bool {
 }
 
 fn slot_row<'a>(status: &'a Value, slot: &str) -> &'a Value {
-    status["slots"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["slot"] == json!(slot)))
-        .unwrap_or_else(|| panic!("slot {slot} missing from {status}"))
+    row(&status["slots"], slot)
 }
 
 /// (a) Worker and coordinator sessions, each a real `codex exec` with the
@@ -836,62 +833,11 @@ async fn plugin_installs_from_a_local_marketplace_body() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Run git in `dir` with the sandbox's `HOME` (no user config leaks in);
-/// panic unless it succeeds. Returns trimmed stdout.
-fn git(sb: &Sandbox, dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("HOME", sb.home())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-}
-
 /// A POSIX shell word (single quotes) for a path without single quotes.
 fn sh_word(p: &Path) -> String {
     let s = p.to_str().expect("utf-8 path");
     assert!(!s.contains('\''), "{s}");
     format!("'{s}'")
-}
-
-/// Files of the store's `reports/`: (file name, JSON), sorted by name.
-type ReportFiles = Vec<(String, Value)>;
-
-/// `(commit reports, hook errors)` under the store's `reports/`.
-fn report_files(ledger_root: &Path) -> (ReportFiles, ReportFiles) {
-    let dir = ledger_root.join(".auralis-codextrator/reports");
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".json") {
-            continue;
-        }
-        let text = std::fs::read_to_string(e.path()).expect("read a report file");
-        let v: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|err| panic!("{name} is not JSON ({err}): {text}"));
-        if name.ends_with("_hook_error.json") {
-            errors.push((name, v));
-        } else {
-            reports.push((name, v));
-        }
-    }
-    reports.sort_by(|a, b| a.0.cmp(&b.0));
-    errors.sort_by(|a, b| a.0.cmp(&b.0));
-    (reports, errors)
 }
 
 /// (c) The commit hook through Codex's own shell tool: Codex runs the
@@ -925,18 +871,18 @@ async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()>
     std::fs::create_dir_all(sb.path("worktree"))?;
     let worktree = std::fs::canonicalize(sb.path("worktree"))?;
     let wt = worktree.to_str().expect("utf-8 path");
-    git(&sb, &worktree, &["init", "-q", "-b", "main"]);
+    git(&worktree, &["init", "-q", "-b", "main"]);
     for (k, v) in [
         ("user.name", "E2E Worker"),
         ("user.email", "worker@e2e.invalid"),
         ("commit.gpgsign", "false"),
     ] {
-        git(&sb, &worktree, &["config", k, v]);
+        git(&worktree, &["config", k, v]);
     }
     std::fs::write(worktree.join("README.md"), "e2e\n")?;
-    git(&sb, &worktree, &["add", "README.md"]);
-    git(&sb, &worktree, &["commit", "-q", "-m", "initial"]);
-    let initial = git(&sb, &worktree, &["rev-parse", "HEAD"]);
+    git(&worktree, &["add", "README.md"]);
+    git(&worktree, &["commit", "-q", "-m", "initial"]);
+    let initial = git(&worktree, &["rev-parse", "HEAD"]);
     std::fs::write(worktree.join("feature.txt"), "made for codex to commit\n")?;
 
     // 1. The worker slot, registered with that worktree.
@@ -955,10 +901,8 @@ async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()>
     //    hooks its own environment (no AURALIS_CODENATOR_ROOT here) and the
     //    session's directory (the worktree, outside the ledger root) as cwd,
     //    so the hook finds the store through the `--root` baked into the command.
-    let out = std::process::Command::new(bin("codenator"))
+    let out = cli_command()
         .args(["hook-template", "--root", ledger_s])
-        .env_remove("AURALIS_CODENATOR_ROOT")
-        .env_remove("AURALIS_CODEXTRATOR_ROOT")
         .current_dir(sb.home())
         .stdin(Stdio::null())
         .output()?;
@@ -1063,10 +1007,10 @@ async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()>
     assert_eq!(run.last_message(), Some("Committed feature.txt."));
 
     // The worktree: one new commit on top of the initial one.
-    let head = git(&sb, &worktree, &["rev-parse", "HEAD"]);
+    let head = git(&worktree, &["rev-parse", "HEAD"]);
     assert_ne!(head, initial);
-    assert_eq!(git(&sb, &worktree, &["rev-parse", "HEAD^"]), initial);
-    assert_eq!(git(&sb, &worktree, &["log", "-1", "--pretty=%s"]), SUBJECT);
+    assert_eq!(git(&worktree, &["rev-parse", "HEAD^"]), initial);
+    assert_eq!(git(&worktree, &["log", "-1", "--pretty=%s"]), SUBJECT);
     assert!(
         cmds[1]["aggregated_output"]
             .as_str()
@@ -1101,7 +1045,8 @@ async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()>
     }
 
     // 4. The ledger: no hook error, exactly one commit report, for HEAD.
-    let (reports, errors) = report_files(&ledger_root);
+    let files = report_files(&store_dir(&ledger_root));
+    let (reports, errors) = (files.reports, files.hook_errors);
     assert!(
         errors.is_empty(),
         "the hook failed:\n{}",
@@ -1168,7 +1113,7 @@ async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()>
             ev["tool_use_id"]
         );
     }
-    assert_eq!(report_files(&ledger_root).0.len(), 1);
+    assert_eq!(report_files(&store_dir(&ledger_root)).reports.len(), 1);
 
     eprintln!(
         "codex_shell_git_commit_fires_the_hook_once: {:?}",

@@ -23,25 +23,23 @@
 //! printed, and `CODENATOR_CRASH_SEED=<n>` replays it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use codenator_tests::{Client, bin, call, call_raw, connect, server_command, temp_root};
 use rmcp::ServiceExt;
 use serde_json::{Map, Value, json};
+use test_support::{
+    CALL_TIMEOUT, Client, call_raw, cli_command, connect, connect_expecting_warnings, ledger_file,
+    server_command, store_dir, str_field as s, tcall, temp_root,
+};
 use tokio::task::JoinSet;
 
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const COORD: &str = "coordinator";
 const S1: &str = "session-01";
 const S2: &str = "session-02";
-
-fn store_dir(root: &Path) -> PathBuf {
-    root.join(".auralis-codextrator")
-}
 
 /// xorshift64*: no dependency, reproducible from its seed.
 struct Rng(u64);
@@ -73,12 +71,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-}
-
-async fn tcall(client: &Client, tool: &str, args: Value) -> Result<Value> {
-    tokio::time::timeout(CALL_TIMEOUT, call(client, tool, args.clone()))
-        .await
-        .with_context(|| format!("{tool} {args} did not answer within {CALL_TIMEOUT:?}"))?
 }
 
 /// A server process we can SIGKILL: spawned by hand so we keep its `Child`,
@@ -273,7 +265,7 @@ struct Ledger {
 }
 
 fn read_ledger(root: &Path) -> Result<Ledger> {
-    let path = store_dir(root).join("messages/ledger.jsonl");
+    let path = ledger_file(root);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -291,10 +283,6 @@ fn read_ledger(root: &Path) -> Result<Ledger> {
         }
     }
     Ok(Ledger { lines, damaged })
-}
-
-fn s<'a>(m: &'a Map<String, Value>, k: &str) -> &'a str {
-    m.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Ways to damage the derived state between rounds.
@@ -424,14 +412,8 @@ impl Received {
 
 /// Run `codenator doctor --json` (with `--repair` when asked) on `root`.
 fn run_doctor(root: &Path, repair: bool) -> Result<(Option<i32>, Value)> {
-    let mut cmd = std::process::Command::new(bin("codenator"));
-    cmd.arg("doctor")
-        .arg("--json")
-        .arg("--root")
-        .arg(root)
-        .env_remove("AURALIS_CODENATOR_ROOT")
-        .env_remove("AURALIS_CODEXTRATOR_ROOT")
-        .env("RUST_LOG", "warn");
+    let mut cmd = cli_command();
+    cmd.arg("doctor").arg("--json").arg("--root").arg(root);
     if repair {
         cmd.arg("--repair");
     }
@@ -574,8 +556,10 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
         ));
         eprintln!("{}", damage_log[damage_log.len() - 1]);
 
-        // A fresh server starts and answers.
-        let coord = connect(root, COORD)
+        // A fresh server starts and answers. The ledger was damaged on
+        // purpose, so the servers of this round warn about the lines they
+        // skip: they log only errors.
+        let coord = connect_expecting_warnings(root, COORD)
             .await
             .context("a fresh server does not start")?;
         let status = tcall(&coord, "get_status", json!({}))
@@ -666,8 +650,8 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
         // Read-only answers, before any write has repaired an index, agree
         // with the primary files: task counts, and the unread messages of
         // the slots whose inbox nothing else consumes.
-        let s1 = connect(root, S1).await?;
-        let s2 = connect(root, S2).await?;
+        let s1 = connect_expecting_warnings(root, S1).await?;
+        let s2 = connect_expecting_warnings(root, S2).await?;
         let mut task_files = Vec::new();
         for e in std::fs::read_dir(store_dir(root).join("tasks"))? {
             let name = e?.file_name().to_string_lossy().into_owned();

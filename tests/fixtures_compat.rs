@@ -6,18 +6,13 @@
 //! the nested-root rule picks the v2 store under `.codextrator-mcp-root`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use codenator_tests::{Client, call, connect, copy_tree, repo_root, temp_root};
 use serde_json::{Value, json};
-
-const STORE: &str = ".auralis-codextrator";
-const LEDGER: &str = ".auralis-codextrator/messages/ledger.jsonl";
-
-fn fixture(name: &str) -> PathBuf {
-    repo_root().join("tests/fixtures").join(name)
-}
+use test_support::{
+    Client, call, connect, copy_tree, fixture, ledger_file, row, store_dir, temp_root, walk_files,
+};
 
 fn expected(name: &str) -> anyhow::Result<Value> {
     let p = fixture(name).join("expected.json");
@@ -28,7 +23,7 @@ fn expected(name: &str) -> anyhow::Result<Value> {
 
 /// Copy a fixture's store directory into `root`.
 fn install(name: &str, root: &Path) -> anyhow::Result<()> {
-    copy_tree(&fixture(name).join(STORE), &root.join(STORE))?;
+    copy_tree(&store_dir(&fixture(name)), &store_dir(root))?;
     Ok(())
 }
 
@@ -91,13 +86,6 @@ async fn peek(c: &Client, slot: &str) -> anyhow::Result<Value> {
         "a peek leaves everything unread: {v}"
     );
     Ok(v)
-}
-
-fn row<'a>(status: &'a Value, slot: &str) -> &'a Value {
-    status["slots"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["slot"] == json!(slot)))
-        .unwrap_or(&Value::Null)
 }
 
 fn max_seq(exp: &Value) -> u64 {
@@ -166,7 +154,7 @@ async fn check_reads(
     assert_eq!(slots, want, "coordinator first, then sorted sessions");
 
     for slot in &want {
-        let r = row(&status, slot);
+        let r = row(&status["slots"], slot);
         let unread = expected_unread(exp, slot);
         assert_eq!(r["unread"], json!(unread.len()), "unread of {slot}: {r}");
         let s = &exp["sessions"][*slot];
@@ -258,10 +246,10 @@ async fn reference_v2_store_reads_and_continues() -> anyhow::Result<()> {
     let exp = expected("reference-v2")?;
     let root = temp_root();
     install("reference-v2", root.path())?;
-    let ledger = root.path().join(LEDGER);
+    let ledger = ledger_file(root.path());
     let original = std::fs::read(&ledger)?;
     let cursor_files = ["coordinator", "session-02"]
-        .map(|s| root.path().join(format!("{STORE}/cursors/{s}.json")));
+        .map(|s| store_dir(root.path()).join(format!("cursors/{s}.json")));
     let cursors_before: Vec<Vec<u8>> = cursor_files
         .iter()
         .map(std::fs::read)
@@ -328,9 +316,8 @@ async fn reference_v2_store_reads_and_continues() -> anyhow::Result<()> {
         );
     }
     assert!(
-        !root
-            .path()
-            .join(format!("{STORE}/cursors/session-01.json"))
+        !store_dir(root.path())
+            .join("cursors/session-01.json")
             .exists()
     );
 
@@ -387,7 +374,7 @@ async fn reference_v2_store_reads_and_continues() -> anyhow::Result<()> {
     }
     // Cursors keep the reference's shape.
     let cur: Value = serde_json::from_slice(&std::fs::read(
-        root.path().join(format!("{STORE}/cursors/session-01.json")),
+        store_dir(root.path()).join("cursors/session-01.json"),
     )?)?;
     assert_eq!(cur["slot"], json!("session-01"));
     assert_eq!(cur["last_seq"], json!(8));
@@ -414,13 +401,9 @@ async fn reference_v1_store_reads_and_continues() -> anyhow::Result<()> {
     );
     let root = temp_root();
     install("reference-v1", root.path())?;
-    let ledger = root.path().join(LEDGER);
+    let ledger = ledger_file(root.path());
     let original = std::fs::read(&ledger)?;
-    let list = |sub: &str| -> Vec<String> {
-        let mut v: Vec<String> = walk(&root.path().join(STORE).join(sub));
-        v.sort();
-        v
-    };
+    let list = |sub: &str| -> Vec<String> { walk_files(&store_dir(root.path()).join(sub)) };
     let inbox_before = (list("inbox"), list("archive"));
 
     let co = connect(root.path(), "coordinator").await?;
@@ -499,15 +482,15 @@ async fn reference_v1_store_reads_and_continues() -> anyhow::Result<()> {
     // The session-02 task the CLI activated is seen as active.
     let status = call(&co, "get_status", json!({})).await?;
     assert_eq!(
-        row(&status, "session-02")["current_task_id"],
+        row(&status["slots"], "session-02")["current_task_id"],
         json!("v1-task-active")
     );
     assert_eq!(
-        row(&status, "session-02")["current_task_status"],
+        row(&status["slots"], "session-02")["current_task_status"],
         json!("active")
     );
     assert_eq!(
-        row(&status, "session-01")["current_task_status"],
+        row(&status["slots"], "session-01")["current_task_status"],
         json!("active")
     );
     assert_eq!(
@@ -527,25 +510,6 @@ async fn reference_v1_store_reads_and_continues() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Relative paths of every file under `dir` (empty when it does not exist).
-fn walk(dir: &Path) -> Vec<String> {
-    fn go(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    go(base, &p, out);
-                } else if let Ok(rel) = p.strip_prefix(base) {
-                    out.push(rel.display().to_string());
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(dir, dir, &mut out);
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_root_v2_store_wins_over_legacy_v1() -> anyhow::Result<()> {
     let v2 = expected("reference-v2")?;
@@ -554,9 +518,9 @@ async fn nested_root_v2_store_wins_over_legacy_v1() -> anyhow::Result<()> {
     install("reference-v1", root.path())?;
     let nested = root.path().join(".codextrator-mcp-root");
     install("reference-v2", &nested)?;
-    let v1_ledger = std::fs::read(root.path().join(LEDGER))?;
-    let v1_files = walk(&root.path().join(STORE));
-    let v2_ledger = std::fs::read(nested.join(LEDGER))?;
+    let v1_ledger = std::fs::read(ledger_file(root.path()))?;
+    let v1_files = walk_files(&store_dir(root.path()));
+    let v2_ledger = std::fs::read(ledger_file(&nested))?;
 
     let co = connect(root.path(), "coordinator").await?;
     let w1 = connect(root.path(), "session-01").await?;
@@ -568,7 +532,7 @@ async fn nested_root_v2_store_wins_over_legacy_v1() -> anyhow::Result<()> {
     );
     for slot in ["coordinator", "session-01", "session-02"] {
         assert_eq!(
-            row(&status, slot)["unread"],
+            row(&status["slots"], slot)["unread"],
             json!(expected_unread(&v2, slot).len()),
             "{slot}"
         );
@@ -587,16 +551,16 @@ async fn nested_root_v2_store_wins_over_legacy_v1() -> anyhow::Result<()> {
     assert_eq!(sent["message"]["seq"], json!(max_seq(&v2) + 1));
     check_appended(
         &v2_ledger,
-        &std::fs::read(nested.join(LEDGER))?,
+        &std::fs::read(ledger_file(&nested))?,
         max_seq(&v2),
     )?;
     assert_eq!(
-        std::fs::read(root.path().join(LEDGER))?,
+        std::fs::read(ledger_file(root.path()))?,
         v1_ledger,
         "the legacy store is not written"
     );
     assert_eq!(
-        walk(&root.path().join(STORE)).len(),
+        walk_files(&store_dir(root.path())).len(),
         v1_files.len(),
         "nothing new in the legacy store"
     );
@@ -609,9 +573,13 @@ async fn nested_root_v2_store_wins_over_legacy_v1() -> anyhow::Result<()> {
     install("reference-v2", &nested2)?;
     let co2 = connect(root2.path(), "coordinator").await?;
     let status = call(&co2, "get_status", json!({})).await?;
-    assert_eq!(row(&status, "session-01")["unread"], json!(3), "{status}");
+    assert_eq!(
+        row(&status["slots"], "session-01")["unread"],
+        json!(3),
+        "{status}"
+    );
     assert!(
-        !root2.path().join(STORE).exists(),
+        !store_dir(root2.path()).exists(),
         "no store is created at ROOT"
     );
 
@@ -622,6 +590,10 @@ async fn nested_root_v2_store_wins_over_legacy_v1() -> anyhow::Result<()> {
     let co3 = connect(root3.path(), "coordinator").await?;
     let status = call(&co3, "get_status", json!({})).await?;
     assert_eq!(status["registry"]["version"], json!(2));
-    assert_eq!(row(&status, "session-01")["unread"], json!(3), "{status}");
+    assert_eq!(
+        row(&status["slots"], "session-01")["unread"],
+        json!(3),
+        "{status}"
+    );
     Ok(())
 }

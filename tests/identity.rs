@@ -2,9 +2,9 @@
 //! session (as a plugin's `.mcp.json` gives), where the caller is the slot
 //! bound to the calling Codex thread (`_meta.threadId` on `tools/call`).
 
-use codenator_tests::{Client, connect_with, server_command, temp_root};
 use rmcp::model::{CallToolRequestParams, MetaObject, RequestMetaObject};
 use serde_json::{Value, json};
+use test_support::{Client, connect_with, server_command, temp_root};
 
 /// Call a tool as Codex does: with the calling thread's id in `_meta`.
 async fn call_as(

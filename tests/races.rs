@@ -12,35 +12,21 @@
 //! `cargo test --workspace` or `cargo build --workspace` first does.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use codenator_tests::{Client, call, connect, temp_root};
 use serde_json::{Map, Value, json};
+use test_support::{Client, connect, ledger_file, store_dir, str_field as s, tcall, temp_root};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
-
-/// Upper bound for one tool call: a call blocked this long is a deadlock.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn store_dir(root: &Path) -> PathBuf {
-    root.join(".auralis-codextrator")
-}
-
-/// `call` with a deadline, so a hung lock fails the test instead of CI.
-async fn tcall(client: &Client, tool: &str, args: Value) -> Result<Value> {
-    tokio::time::timeout(CALL_TIMEOUT, call(client, tool, args.clone()))
-        .await
-        .with_context(|| format!("{tool} {args} did not answer within {CALL_TIMEOUT:?}"))?
-}
 
 /// Every line of the ledger parsed as a JSON object. Any line that does not
 /// parse fails the test: nothing was killed here, so nothing may be torn.
 fn ledger(root: &Path) -> Result<Vec<Map<String, Value>>> {
-    let path = store_dir(root).join("messages/ledger.jsonl");
+    let path = ledger_file(root);
     let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
     ensure!(
         text.is_empty() || text.ends_with('\n'),
@@ -57,10 +43,6 @@ fn ledger(root: &Path) -> Result<Vec<Map<String, Value>>> {
         }
     }
     Ok(out)
-}
-
-fn s<'a>(m: &'a Map<String, Value>, k: &str) -> &'a str {
-    m.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
 fn seq_of(m: &Map<String, Value>) -> Result<u64> {

@@ -6,58 +6,36 @@
 //! step says so and asserts the fixed behaviour.
 
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::{Context, bail};
-use codenator_tests::{Client, call, connect, refused, temp_root};
+use anyhow::Context;
 use serde_json::{Value, json};
+use test_support::{Client, TempDir, call, connect, git, refused, row, temp_dir, temp_root};
 
 /// A git repository with two commits on branch `feat/one`; returns it and
 /// the HEAD sha.
-fn git_worktree() -> anyhow::Result<(tempfile::TempDir, String)> {
-    let dir = tempfile::Builder::new().prefix("codenator-wt-").tempdir()?;
-    let git = |args: &[&str]| -> anyhow::Result<String> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir.path())
-            .args([
-                "-c",
-                "user.name=Codenator Test",
-                "-c",
-                "user.email=test@example.invalid",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "core.hooksPath=/dev/null",
-            ])
-            .args(args)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()?;
-        if !out.status.success() {
-            bail!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
-    git(&["init", "-q", "-b", "feat/one"])?;
-    std::fs::write(dir.path().join("README.md"), "first\n")?;
-    git(&["add", "README.md"])?;
-    git(&["commit", "-q", "-m", "init"])?;
-    std::fs::write(dir.path().join("README.md"), "first\nsecond\n")?;
-    std::fs::create_dir_all(dir.path().join("src"))?;
-    std::fs::write(
-        dir.path().join("src/lib.rs"),
-        "pub fn answer() -> u32 { 42 }\n",
-    )?;
-    git(&["add", "README.md", "src/lib.rs"])?;
-    git(&[
-        "commit",
-        "-q",
-        "-m",
-        "memory: add lib",
-        "-m",
-        "Body of the commit.",
-    ])?;
-    let head = git(&["rev-parse", "HEAD"])?;
+fn git_worktree() -> anyhow::Result<(TempDir, String)> {
+    let dir = temp_dir("codenator-wt-");
+    let wt = dir.path();
+    git(wt, &["init", "-q", "-b", "feat/one"]);
+    std::fs::write(wt.join("README.md"), "first\n")?;
+    git(wt, &["add", "README.md"]);
+    git(wt, &["commit", "-q", "-m", "init"]);
+    std::fs::write(wt.join("README.md"), "first\nsecond\n")?;
+    std::fs::create_dir_all(wt.join("src"))?;
+    std::fs::write(wt.join("src/lib.rs"), "pub fn answer() -> u32 { 42 }\n")?;
+    git(wt, &["add", "README.md", "src/lib.rs"]);
+    git(
+        wt,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "memory: add lib",
+            "-m",
+            "Body of the commit.",
+        ],
+    );
+    let head = git(wt, &["rev-parse", "HEAD"]);
     Ok((dir, head))
 }
 
@@ -65,23 +43,13 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn row<'a>(status: &'a Value, slot: &str) -> &'a Value {
-    status["slots"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["slot"] == json!(slot)))
-        .unwrap_or(&Value::Null)
-}
-
 fn action<'a>(plan: &'a Value, slot: &str) -> &'a Value {
-    plan["actions"]
-        .as_array()
-        .and_then(|a| a.iter().find(|r| r["slot"] == json!(slot)))
-        .unwrap_or(&Value::Null)
+    row(&plan["actions"], slot)
 }
 
 async fn status_row(c: &Client, slot: &str) -> anyhow::Result<Value> {
     let s = call(c, "get_status", json!({})).await?;
-    Ok(row(&s, slot).clone())
+    Ok(row(&s["slots"], slot).clone())
 }
 
 fn text(v: &Value) -> &str {
@@ -336,9 +304,13 @@ async fn reference_mcp_flow() -> anyhow::Result<()> {
     assert_eq!(rep["message"]["type"], json!("commit_report"));
     assert_eq!(rep["message"]["to"], json!("coordinator"));
     let status = call(&co, "get_status", json!({})).await?;
-    assert_eq!(row(&status, "coordinator")["unread"], json!(1), "{status}");
     assert_eq!(
-        row(&status, "session-01")["current_task_status"],
+        row(&status["slots"], "coordinator")["unread"],
+        json!(1),
+        "{status}"
+    );
+    assert_eq!(
+        row(&status["slots"], "session-01")["current_task_status"],
         json!("reported")
     );
     // Ours: reporting the same commit again (here with no metadata at all,

@@ -2,8 +2,8 @@
 //! back from a dead run and claimed by a new one refuses the old run's late
 //! report, and accepts the new run's.
 
-use codenator_tests::{call, connect, refused, temp_root};
 use serde_json::json;
+use test_support::{call, connect, refused, temp_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_runs_late_report_cannot_act_on_its_successor() -> anyhow::Result<()> {

@@ -14,8 +14,8 @@
 
 use std::io::Write;
 
-use codenator_tests::{call, connect, refused, temp_root};
 use serde_json::{Value, json};
+use test_support::{call, connect, refused, temp_root};
 
 fn texts(read: &Value) -> Vec<String> {
     read["messages"]

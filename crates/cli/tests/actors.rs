@@ -7,13 +7,11 @@
 //!   before the command;
 //! - a closed stdout (`| head -1`) ends the program quietly, exit 0.
 
-mod common;
-
 use std::io::Read;
 use std::process::Stdio;
 
-use common::{World, commit_file, repo, row};
 use serde_json::{Value, json};
+use test_support::{World, commit_file, repo, row};
 
 #[test]
 fn the_slot_named_on_the_command_line_is_the_actor() {

@@ -4,16 +4,16 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use test_support::{cli_command, store_dir, temp_root};
 
 fn doctor(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codenator"))
+    cli_command()
         .arg("doctor")
         .arg("--root")
         .arg(root)
         .args(args)
-        .env_remove("AURALIS_CODENATOR_ROOT")
-        .env_remove("AURALIS_CODEXTRATOR_ROOT")
         .output()
         .expect("run doctor")
 }
@@ -25,17 +25,17 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn doctor_finds_and_repairs_damage() {
-    let root = std::env::temp_dir().join(format!("codenator-doctor-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    let store = root.join(".auralis-codextrator");
+    let tmp = temp_root();
+    let root = tmp.path();
+    let store = store_dir(root);
     // No store yet: a clear error, exit 2.
-    let out = doctor(&root, &[]);
+    let out = doctor(root, &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no codenator store"));
 
     // A store with four good lines (one legacy line without seq), a corrupt
     // middle line and a torn last line.
-    ledger::Store::open(&root).expect("create store");
+    ledger::Store::open(root).expect("create store");
     let good = |seq: Option<u64>, id: &str| {
         let mut v = serde_json::json!({"id": id, "type": "message", "from": "session-01", "to": "coordinator", "subject": id, "message": "m", "created_at": "2026-01-01T00:00:00.000Z"});
         if let Some(s) = seq {
@@ -58,7 +58,7 @@ fn doctor_finds_and_repairs_damage() {
     .unwrap();
     fs::write(store.join("tasks/.t1.json.123.abc.tmp"), "partial").unwrap();
 
-    let out = doctor(&root, &["--json"]);
+    let out = doctor(root, &["--json"]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -82,7 +82,7 @@ fn doctor_finds_and_repairs_damage() {
     }
     assert_eq!(report["clean"], serde_json::json!(false));
 
-    let out = doctor(&root, &["--repair", "--json"]);
+    let out = doctor(root, &["--repair", "--json"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -111,7 +111,7 @@ fn doctor_finds_and_repairs_damage() {
             .unwrap();
     assert_eq!(cursor["last_seq"], serde_json::json!(5));
 
-    let out = doctor(&root, &[]);
+    let out = doctor(root, &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -119,5 +119,4 @@ fn doctor_finds_and_repairs_damage() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("clean"));
-    let _ = fs::remove_dir_all(&root);
 }

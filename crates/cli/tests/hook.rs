@@ -2,13 +2,11 @@
 //! PostToolUse event on stdin, the session's directory as the working
 //! directory, nothing expected on stdout and exit 0 whatever happens.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{World, commit_file, repo, report_files, row};
 use serde_json::{Value, json};
+use test_support::{World, commit_file, git_command, repo, report_files, row, run_ok};
 
 /// A PostToolUse event as Codex sends it for a shell command.
 fn event(cwd: &Path, command: Value, response: Value, call: &str) -> String {
@@ -125,7 +123,7 @@ fn a_real_git_commit_is_reported_once() {
     );
 
     hook(&w, &wt, &ev);
-    assert_eq!(report_files(&store).len(), 1);
+    assert_eq!(report_files(&store).reports.len(), 1);
     let reports = coordinator_reports(&w);
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0]["payload"]["sha"], json!(head));
@@ -136,7 +134,7 @@ fn a_real_git_commit_is_reported_once() {
 
     // The same event again (a retried hook): nothing new.
     hook(&w, &wt, &ev);
-    assert_eq!(report_files(&store).len(), 1);
+    assert_eq!(report_files(&store).reports.len(), 1);
     assert_eq!(coordinator_reports(&w).len(), 1);
 
     // A new, unreported HEAD, and events that only mention "git commit":
@@ -181,7 +179,7 @@ fn a_real_git_commit_is_reported_once() {
     hook(&w, &wt, "not json at all");
     hook(&w, &wt, "");
     assert_eq!(
-        report_files(&store).len(),
+        report_files(&store).reports.len(),
         1,
         "only the real commit was reported"
     );
@@ -229,7 +227,7 @@ fn outside_any_worktree_is_ignored_and_failures_are_logged() {
         &stray,
         &event(&stray, json!("git commit -m x"), ok_response(""), "c1"),
     );
-    assert!(report_files(&store).is_empty());
+    assert!(report_files(&store).reports.is_empty());
 
     // A slot whose worktree is not a git repository: the report fails; the
     // hook still exits 0, prints nothing, and keeps the error in reports/.
@@ -274,7 +272,7 @@ fn outside_any_worktree_is_ignored_and_failures_are_logged() {
     assert_eq!(err["type"], "hook_error");
     assert_eq!(err["context"]["tool_use_id"], "c2");
     // The error file is not a commit report: the board and status ignore it.
-    assert!(report_files(&store).is_empty());
+    assert!(report_files(&store).reports.is_empty());
     let st = w.json(w.tmp.path(), &["status", "--json"]);
     assert_eq!(row(&st["rows"], "coordinator")["unread"], json!(0));
 }
@@ -356,20 +354,16 @@ fn a_failed_commit_without_an_exit_code_reports_nothing() {
     // The worktree's last commit is old (its reflog entry says so).
     std::fs::write(wt.join("old.txt"), "old\n").expect("write");
     let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&wt)
-            .args(args)
-            .env("GIT_COMMITTER_DATE", "2020-01-01T00:00:00Z")
-            .env("GIT_AUTHOR_DATE", "2020-01-01T00:00:00Z")
-            .output()
-            .expect("git");
-        assert!(out.status.success(), "{out:?}");
+        run_ok(
+            git_command(&wt, args)
+                .env("GIT_COMMITTER_DATE", "2020-01-01T00:00:00Z")
+                .env("GIT_AUTHOR_DATE", "2020-01-01T00:00:00Z"),
+        )
     };
     git(&["add", "old.txt"]);
     git(&["commit", "-q", "-m", "old work"]);
-    let store = w.root.join(".auralis-codextrator");
-    let before = report_files(&store).len();
+    let store = w.store();
+    let before = report_files(&store).reports.len();
     // `git commit` with nothing to commit, as Codex reports it to a hook:
     // the output only, no exit code.
     hook(
@@ -383,7 +377,7 @@ fn a_failed_commit_without_an_exit_code_reports_nothing() {
         ),
     );
     assert_eq!(
-        report_files(&store).len(),
+        report_files(&store).reports.len(),
         before,
         "a failed commit reports nothing"
     );
@@ -404,5 +398,5 @@ fn a_failed_commit_without_an_exit_code_reports_nothing() {
         reports.last().map(|r| r["payload"]["sha"].clone()),
         Some(json!(head))
     );
-    assert_eq!(report_files(&store).len(), before + 1);
+    assert_eq!(report_files(&store).reports.len(), before + 1);
 }

@@ -6,16 +6,14 @@
 //! `archive/<slot>/`) are not delivered again; archive files are untouched;
 //! a second import does nothing.
 
-mod common;
-
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{World, copy_tree};
 use serde_json::{Value, json};
+use test_support::{STORE_DIR, World, copy_tree, row, walk};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference-v1")
+    test_support::fixture("reference-v1")
 }
 
 fn expected() -> Value {
@@ -28,7 +26,7 @@ fn expected() -> Value {
 /// A world whose root is a copy of the fixture.
 fn world() -> World {
     let w = World::new();
-    copy_tree(&fixture().join(".auralis-codextrator"), &w.store());
+    copy_tree(&fixture().join(STORE_DIR), &w.store()).expect("copy the fixture store");
     w
 }
 
@@ -65,18 +63,6 @@ fn read_ids(w: &World, slot: &str) -> Vec<String> {
         .collect()
 }
 
-fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 fn ledger_ids(w: &World) -> Vec<String> {
     std::fs::read_to_string(w.store().join("messages/ledger.jsonl"))
         .expect("ledger_ids")
@@ -103,7 +89,7 @@ fn v1_inbox_is_delivered_exactly_once() {
         &["import-legacy-inbox", "--dry-run", "--json"],
     );
     assert_eq!(dry["totals"]["archived_files"], json!(4), "{dry}");
-    assert_eq!(files(&store.join("inbox/session-01")).len(), 2);
+    assert_eq!(walk(&store.join("inbox/session-01")).len(), 2);
     assert!(!store.join("legacy").exists());
 
     // The import: the four unread files are already in the ledger (nothing
@@ -118,7 +104,7 @@ fn v1_inbox_is_delivered_exactly_once() {
     // Unread counts are the reference's inbox-file counts.
     let st = w.json(w.tmp.path(), &["status", "--json"]);
     for (slot, ids) in v1_unread() {
-        let row = common::row(&st["rows"], &slot);
+        let row = row(&st["rows"], &slot);
         assert_eq!(row["unread"], json!(ids.len()), "{slot}: {row}");
     }
 
@@ -128,7 +114,7 @@ fn v1_inbox_is_delivered_exactly_once() {
         .as_object()
         .expect("v1_inbox_is_delivered_exactly_once")
     {
-        assert!(files(&store.join("inbox").join(slot)).is_empty(), "{slot}");
+        assert!(walk(&store.join("inbox").join(slot)).is_empty(), "{slot}");
         for f in list.as_array().expect("v1_inbox_is_delivered_exactly_once") {
             assert!(
                 store
@@ -153,7 +139,8 @@ fn v1_inbox_is_delivered_exactly_once() {
                 .expect("v1_inbox_is_delivered_exactly_once");
             let orig = std::fs::read(
                 fixture()
-                    .join(".auralis-codextrator/archive")
+                    .join(STORE_DIR)
+                    .join("archive")
                     .join(slot)
                     .join(name),
             )
@@ -231,7 +218,7 @@ fn first_use_imports_automatically_and_the_mcp_view_agrees() {
         .expect("first_use_imports_automatically_and_the_mcp_view_agrees");
     for (slot, ids) in v1_unread() {
         assert_eq!(
-            common::row(&st["rows"], &slot)["unread"],
+            row(&st["rows"], &slot)["unread"],
             json!(ids.len()),
             "{slot}"
         );

@@ -6,12 +6,10 @@
 //! Also: the reference CLI bugs of spec §7.4 and §7.6 that concern the CLI,
 //! each checked against the binary.
 
-mod common;
-
 use std::path::Path;
 
-use common::{World, commit_file, git, repo, row};
 use serde_json::{Value, json};
+use test_support::{World, commit_file, git, ledger_file, repo, row};
 
 fn status_row(w: &World, cwd: &Path, slot: &str) -> Value {
     row(&w.json(cwd, &["status", "--json"])["rows"], slot).clone()
@@ -957,11 +955,7 @@ fn nested_root_rule() {
             "to the nested store",
         ],
     );
-    assert!(
-        nested
-            .join(".auralis-codextrator/messages/ledger.jsonl")
-            .exists()
-    );
+    assert!(ledger_file(&nested).exists());
     assert!(!v1.join("messages/ledger.jsonl").exists());
     // The upward search applies it too.
     let out = w

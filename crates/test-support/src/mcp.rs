@@ -1,11 +1,7 @@
-//! Shared helpers for the end-to-end tests: find the real binaries, make a
-//! throw-away ledger root, start `codenator-mcp` processes and talk to them
-//! with rmcp's own MCP client, exactly as Codex does.
-//!
-//! The binaries are built by `cargo test --workspace` (each binary's crate
-//! has an integration test, so cargo builds the executable).
+//! `codenator-mcp` processes and rmcp's MCP client on them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rmcp::{
@@ -16,53 +12,65 @@ use rmcp::{
 };
 use serde_json::Value;
 
-pub mod mock_model;
+use crate::paths::bin;
 
 /// A running MCP client connected to one server process.
 pub type Client = RunningService<RoleClient, ()>;
 
-/// Path of a workspace binary (`codenator-mcp`, `codenator`).
-pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile> directory");
-    let p = dir.join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` so the binaries are built",
-        p.display()
-    );
-    p
-}
+/// The variables that choose a root or an agent: removed from every process
+/// a test starts, so the caller's own settings never leak in.
+pub(crate) const CODENATOR_VARS: [&str; 4] = [
+    "AURALIS_CODENATOR_ROOT",
+    "AURALIS_CODEXTRATOR_ROOT",
+    "AURALIS_CODENATOR_AGENT",
+    "AURALIS_CODEXTRATOR_AGENT",
+];
 
-/// A temporary ledger root, removed on drop.
-pub fn temp_root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("codenator-test-")
-        .tempdir()
-        .expect("temp dir")
-}
+/// The log level of the processes tests start: warnings show (on the test's
+/// stderr), so an unexpected one is seen.
+pub(crate) const TEST_LOG: &str = "warn";
 
-/// The command that starts a server on `root` as `agent`.
+/// The log level for a process that is expected to warn (a test damages the
+/// ledger on purpose, or sends a call that must fail): errors still show.
+const EXPECTED_WARNINGS_LOG: &str = "error";
+
+/// Upper bound for one tool call in [`tcall`]: a call blocked this long is
+/// a deadlock.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The command that starts a server on `root` as `agent` (no agent: the
+/// caller is whoever the Codex thread is bound to).
 pub fn server_command(root: &Path, agent: Option<&str>) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(bin("codenator-mcp"));
     cmd.arg("--root").arg(root);
     if let Some(a) = agent {
         cmd.arg("--agent").arg(a);
     }
-    cmd.env_remove("AURALIS_CODENATOR_ROOT")
-        .env_remove("AURALIS_CODEXTRATOR_ROOT")
-        .env_remove("AURALIS_CODENATOR_AGENT")
-        .env_remove("AURALIS_CODEXTRATOR_AGENT")
-        .env("RUST_LOG", "warn");
+    for v in CODENATOR_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("RUST_LOG", TEST_LOG);
     cmd
+}
+
+/// Make a server log only errors: for a test whose server is expected to
+/// warn (damaged ledger lines it skips, an unknown tool it refuses), so the
+/// deliberate warnings do not look like failures in the test output while a
+/// real error still shows. Use it only where a warning is the point.
+pub fn expect_warnings(cmd: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    cmd.env("RUST_LOG", EXPECTED_WARNINGS_LOG)
 }
 
 /// Start a `codenator-mcp` process and complete the MCP handshake.
 pub async fn connect(root: &Path, agent: &str) -> anyhow::Result<Client> {
     connect_with(server_command(root, Some(agent))).await
+}
+
+/// [`connect`] to a server that is expected to warn (see [`expect_warnings`]).
+pub async fn connect_expecting_warnings(root: &Path, agent: &str) -> anyhow::Result<Client> {
+    let mut cmd = server_command(root, Some(agent));
+    expect_warnings(&mut cmd);
+    connect_with(cmd).await
 }
 
 /// Start a server from a prepared command and complete the handshake.
@@ -93,7 +101,16 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> anyhow::Result<Va
     Ok(body)
 }
 
-/// Call a tool that must be refused and return the error object.
+/// [`call`] with a deadline ([`CALL_TIMEOUT`]), so a hung lock fails the
+/// test instead of hanging CI.
+pub async fn tcall(client: &Client, tool: &str, args: Value) -> anyhow::Result<Value> {
+    tokio::time::timeout(CALL_TIMEOUT, call(client, tool, args.clone()))
+        .await
+        .with_context(|| format!("{tool} {args} did not answer within {CALL_TIMEOUT:?}"))?
+}
+
+/// Call a tool that must be refused and return the error object (or, for a
+/// refusal rmcp makes before our handler runs, its text).
 pub async fn refused(client: &Client, tool: &str, args: Value) -> anyhow::Result<Value> {
     let res = call_raw(client, tool, args.clone()).await?;
     if res.is_error != Some(true) {
@@ -115,24 +132,4 @@ pub async fn refused(client: &Client, tool: &str, args: Value) -> anyhow::Result
                     .join("\n"),
             )
         }))
-}
-
-/// Copy a directory tree (fixtures into a temp root).
-pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let dest = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_tree(&e.path(), &dest)?;
-        } else {
-            std::fs::copy(e.path(), &dest)?;
-        }
-    }
-    Ok(())
-}
-
-/// The repository root (for fixtures).
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
