@@ -555,44 +555,34 @@ fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Me
     Ok(Some(m))
 }
 
-/// The index brought up to date under the write lock.
-pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
-    let layout = txn.layout();
-    let mut state = load_state(layout);
-    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, true)?;
+/// The view of the index from `state`, caught up with the ledger (and
+/// saved, with `persist`).
+fn make_view(layout: &Layout, mut state: IndexState, persist: bool) -> Result<LedgerView> {
+    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, persist)?;
     Ok(LedgerView {
         state,
         overlay,
         torn_tail,
         files_valid,
     })
+}
+
+/// The index brought up to date under the write lock.
+pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
+    make_view(txn.layout(), load_state(txn.layout()), true)
 }
 
 /// The index as it is, with any unindexed tail read into memory. Never
 /// writes (a write transaction's view is brought up to date first).
 pub fn view(txn: &ReadTxn) -> Result<LedgerView> {
-    let layout = txn.layout();
-    let mut state = load_state(layout);
-    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, false)?;
-    Ok(LedgerView {
-        state,
-        overlay,
-        torn_tail,
-        files_valid,
-    })
+    make_view(txn.layout(), load_state(txn.layout()), false)
 }
 
-/// A view built from the whole ledger in memory, ignoring the index files:
-/// what a reader falls back to when the index proved stale.
+/// A view built from the whole ledger in memory, ignoring the index files
+/// (an empty state describes no ledger): what a reader falls back to when
+/// the index proved stale.
 fn full_view(txn: &ReadTxn) -> Result<LedgerView> {
-    let mut state = IndexState::empty(0);
-    let (overlay, torn_tail, _) = catch_up(txn.layout(), &mut state, false)?;
-    Ok(LedgerView {
-        state,
-        overlay,
-        torn_tail,
-        files_valid: false,
-    })
+    make_view(txn.layout(), IndexState::empty(0), false)
 }
 
 /// Messages of one key, in (seq, offset) order, after the records' checks.
