@@ -8,7 +8,10 @@
 //!
 //! Reading an inbox must not cost more as history grows, so a derived index
 //! keeps fixed-size records pointing at lines: per recipient
-//! (`index/inbox/<to>.idx`) and per task (`index/task/<task>.idx`), plus
+//! (`index/inbox/<to>.idx`) and per task, in one of 256 buckets by the
+//! hash of the task id (`index/task/<bucket>.idx`: a file per task would
+//! cost a file creation, a journal commit on most file systems, on every
+//! `create_task`), plus
 //! `index/ledger.json`, which says how much of the ledger the index covers.
 //! Anything past that point (a line the reference appended, or a crash
 //! between the append and the index update) is indexed on the next write
@@ -44,7 +47,7 @@ use crate::store::{Layout, ReadTxn, WriteTxn};
 use crate::time;
 
 const RECORD: usize = 40;
-const INDEX_VERSION: u32 = 3;
+const INDEX_VERSION: u32 = 4;
 const MAX_CORRUPT_LISTED: usize = 100;
 const PAUSES_KEPT: usize = 16;
 /// Bytes before the covered point whose hash tells that the indexed part of
@@ -53,15 +56,16 @@ const GUARD_BYTES: u64 = 4096;
 
 /// One index record: where a line is, its seq, the running max seq of its
 /// index file (monotonic, so it can be binary-searched even when legacy seqs
-/// are not), and a hash of its sender (to skip a slot's own messages
-/// without reading them).
+/// are not), and a tag: in a recipient's file the hash of the sender (to
+/// skip a slot's own messages without reading them), in a task bucket the
+/// hash of the task id (to pick one task's records).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Record {
     offset: u64,
     len: u32,
     seq: u64,
     runmax: u64,
-    from_hash: u64,
+    tag: u64,
 }
 
 impl Record {
@@ -71,7 +75,7 @@ impl Record {
         b[8..12].copy_from_slice(&self.len.to_le_bytes());
         b[16..24].copy_from_slice(&self.seq.to_le_bytes());
         b[24..32].copy_from_slice(&self.runmax.to_le_bytes());
-        b[32..40].copy_from_slice(&self.from_hash.to_le_bytes());
+        b[32..40].copy_from_slice(&self.tag.to_le_bytes());
         b
     }
 
@@ -88,7 +92,7 @@ impl Record {
             len: u32::from_le_bytes(l),
             seq: u64_at(16),
             runmax: u64_at(24),
-            from_hash: u64_at(32),
+            tag: u64_at(32),
         }
     }
 }
@@ -164,18 +168,36 @@ impl IndexState {
     }
 }
 
-/// Which index file a record goes to.
+/// What a reader looks up: a recipient's messages or a task's.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     To(SlotId),
     Task(TaskId),
 }
 
+/// Task buckets.
+const TASK_BUCKETS: u64 = 256;
+
+/// The index file a key's records are in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum IdxFile<'k> {
+    To(&'k SlotId),
+    Tasks(u8),
+}
+
 impl Key {
-    fn path(&self, layout: &Layout) -> PathBuf {
+    fn file(&self) -> IdxFile<'_> {
         match self {
-            Key::To(s) => layout.inbox_index(s),
-            Key::Task(t) => layout.task_index(t),
+            Key::To(s) => IdxFile::To(s),
+            Key::Task(t) => IdxFile::Tasks((stable_hash(t) % TASK_BUCKETS) as u8),
+        }
+    }
+
+    /// The tag a record of this key carries, when the file holds others'.
+    fn tag(&self) -> Option<u64> {
+        match self {
+            Key::To(_) => None,
+            Key::Task(t) => Some(stable_hash(t)),
         }
     }
 
@@ -188,10 +210,42 @@ impl Key {
     }
 }
 
+impl IdxFile<'_> {
+    fn path(&self, layout: &Layout) -> PathBuf {
+        match self {
+            IdxFile::To(s) => layout.inbox_index(s),
+            IdxFile::Tasks(b) => layout.task_index(*b),
+        }
+    }
+
+    fn owned(&self) -> OwnedFile {
+        match self {
+            IdxFile::To(s) => OwnedFile::To((*s).clone()),
+            IdxFile::Tasks(b) => OwnedFile::Tasks(*b),
+        }
+    }
+}
+
+/// An index file, owned (the key of appends and of the overlay).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum OwnedFile {
+    To(SlotId),
+    Tasks(u8),
+}
+
+impl OwnedFile {
+    fn as_file(&self) -> IdxFile<'_> {
+        match self {
+            OwnedFile::To(s) => IdxFile::To(s),
+            OwnedFile::Tasks(b) => IdxFile::Tasks(*b),
+        }
+    }
+}
+
 /// Records past the persisted index, held in memory by a reader.
 #[derive(Default)]
 struct Overlay {
-    by_key: BTreeMap<Key, Vec<Record>>,
+    by_file: BTreeMap<OwnedFile, Vec<Record>>,
 }
 
 /// The ledger's index as seen by one transaction: persisted state plus the
@@ -326,7 +380,7 @@ fn catch_up(
 
     let base = state.covered;
     let (lines, torn) = jsonl::split(&tail, base, state.lines);
-    let mut appends: BTreeMap<Key, Vec<Record>> = BTreeMap::new();
+    let mut appends: BTreeMap<OwnedFile, Vec<Record>> = BTreeMap::new();
     for line in &lines {
         state.lines = line.number;
         let obj = match line.parse() {
@@ -366,31 +420,40 @@ fn catch_up(
                 state.pauses.remove(0);
             }
         }
-        let rec = Record {
+        let rec = |tag| Record {
             offset: line.offset,
             len: line.len as u32,
             seq,
             runmax: seq,
-            from_hash: stable_hash(s("from")),
+            tag,
         };
-        // Only valid ids get an index file: nobody can read an inbox or a
-        // task whose name is not a valid id.
+        // Only valid ids are indexed: nobody can read an inbox or a task
+        // whose name is not a valid id.
         if let Some(to) = SlotId::stored(s("to")) {
-            appends.entry(Key::To(to)).or_default().push(rec);
+            let key = Key::To(to);
+            appends
+                .entry(key.file().owned())
+                .or_default()
+                .push(rec(stable_hash(s("from"))));
         }
         if let Some(task) = TaskId::stored(s("task_id")) {
-            appends.entry(Key::Task(task)).or_default().push(rec);
+            let key = Key::Task(task);
+            let tag = key.tag().unwrap_or(0);
+            appends
+                .entry(key.file().owned())
+                .or_default()
+                .push(rec(tag));
         }
     }
     // A torn tail stays uncovered: the next append terminates it first.
     state.covered = jsonl::covered_end(&tail, base);
     let torn_tail = torn.is_some();
     if persist {
-        for (key, recs) in appends {
-            let n = append_records(&key.path(layout), recs)?;
-            match key {
-                Key::To(_) => state.records += n,
-                Key::Task(_) => state.task_records += n,
+        for (file, recs) in appends {
+            let n = append_records(&file.as_file().path(layout), recs)?;
+            match file {
+                OwnedFile::To(_) => state.records += n,
+                OwnedFile::Tasks(_) => state.task_records += n,
             }
         }
         state.task_dir_mtime = sfs::mtime_ns(&layout.task_index_dir()) as u64;
@@ -399,7 +462,7 @@ fn catch_up(
         state.guard = guard_hash(layout, state.covered)?;
         save_state(layout, state)?;
     } else {
-        overlay.by_key = appends;
+        overlay.by_file = appends;
     }
     Ok((overlay, torn_tail, files_valid))
 }
@@ -605,12 +668,16 @@ fn load_records(txn: &ReadTxn, key: &Key, recs: &[Record]) -> Result<Option<Vec<
 impl LedgerView {
     /// Records of `key` above `above`, persisted and overlaid.
     fn records(&self, txn: &ReadTxn, key: &Key, above: u64) -> Result<Vec<Record>> {
+        let file = key.file();
         let mut recs = Vec::new();
         if self.files_valid {
-            recs.extend(records_above(&key.path(txn.layout()), above)?);
+            recs.extend(records_above(&file.path(txn.layout()), above)?);
         }
-        if let Some(o) = self.overlay.by_key.get(key) {
+        if let Some(o) = self.overlay.by_file.get(&file.owned()) {
             recs.extend(o.iter().copied().filter(|r| r.seq > above));
+        }
+        if let Some(tag) = key.tag() {
+            recs.retain(|r| r.tag == tag);
         }
         Ok(recs)
     }
@@ -634,7 +701,7 @@ impl LedgerView {
                 recs.push((key.clone(), r));
             }
         }
-        recs.retain(|(_, r)| !cursor.is_read(r.seq) && r.from_hash != own);
+        recs.retain(|(_, r)| !cursor.is_read(r.seq) && r.tag != own);
         recs.sort_by_key(|(_, r)| (r.seq, r.offset));
         recs.dedup_by_key(|(_, r)| r.offset);
         Ok(recs)

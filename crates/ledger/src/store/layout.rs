@@ -218,9 +218,9 @@ impl Layout {
         self.dir.join("index/task")
     }
 
-    /// The records of the messages about one task.
-    pub fn task_index(&self, task: &TaskId) -> PathBuf {
-        self.task_index_dir().join(format!("{task}.idx"))
+    /// One of the buckets of the records of the messages about tasks.
+    pub fn task_index(&self, bucket: u8) -> PathBuf {
+        self.task_index_dir().join(format!("{bucket:02x}.idx"))
     }
 
     pub fn work_index(&self) -> PathBuf {
