@@ -128,17 +128,9 @@ const TASKS: usize = 1000;
 /// and `messages` ledger lines. Written in the reference's file format,
 /// which both servers read; codenator indexes it on start.
 fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
-    let store = root.join(ledger::store::STORE_DIR);
-    for d in [
-        "tasks",
-        "messages",
-        "cursors",
-        "heartbeat",
-        "reports",
-        "board",
-        "wake",
-    ] {
-        fs::create_dir_all(store.join(d))?;
+    let layout = ledger::store::Layout::new(root.join(ledger::store::STORE_DIR));
+    for d in layout.subdirs() {
+        fs::create_dir_all(d)?;
     }
     let now = ledger::time::now();
     let mut sessions = serde_json::Map::new();
@@ -157,10 +149,7 @@ fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
         "transport": "mcp", "created_at": now, "updated_at": now,
         "coordinator": {"slot": "coordinator", "identity": "coordinator", "status": "active"},
         "sessions": sessions});
-    fs::write(
-        store.join("registry.json"),
-        serde_json::to_vec_pretty(&reg)?,
-    )?;
+    fs::write(layout.registry(), serde_json::to_vec_pretty(&reg)?)?;
     let mut lines = String::with_capacity(messages * 300);
     let mut seq = 0usize;
     let push = |line: Value, lines: &mut String| {
@@ -188,7 +177,7 @@ fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
             "acceptance_criteria": ["tests pass"], "required_receipts": [], "visible_progress_summary": "",
             "next_policy": "claim_via_mcp_then_report_commit", "created_at": now, "updated_at": now});
         fs::write(
-            store.join(format!("tasks/{id}.json")),
+            layout.task(&ledger::TaskId::parse("task_id", &id)?),
             serde_json::to_vec_pretty(&task)?,
         )?;
         // Assignments take at most half of the ledger, so that the latest
@@ -220,14 +209,14 @@ fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
             &mut lines,
         );
     }
-    fs::write(store.join("messages/ledger.jsonl"), lines)?;
+    fs::write(layout.ledger(), lines)?;
     // Every slot has read all but its last ~20 messages.
     for slot in std::iter::once("coordinator".to_string())
         .chain((1..=SLOTS).map(|s| format!("session-{s:02}")))
     {
         let last = messages.saturating_sub(if slot == "coordinator" { 40 } else { 200 });
         fs::write(
-            store.join(format!("cursors/{slot}.json")),
+            layout.cursor(&ledger::SlotId::parse("slot", &slot)?),
             json!({"slot": slot, "last_seq": last, "updated_at": now}).to_string(),
         )?;
     }
@@ -451,7 +440,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({"fsync": floor, "codenator": ours, "reference": reference})
@@ -459,17 +448,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    print_markdown(&args, &floor, &ours, reference.as_ref());
+    print_markdown(&args, &floor, &ours, reference.as_ref())?;
     Ok(())
 }
 
 /// The report as Markdown tables (what the README's benchmark section holds).
-fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&Report>) {
+fn print_markdown(
+    args: &Args,
+    floor: &Pcts,
+    ours: &Report,
+    reference: Option<&Report>,
+) -> std::io::Result<()> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
     let mode = if args.quick { "quick" } else { "full" };
-    println!(
+    say!(
         "codenator bench ({mode} run, {cores} cores); fsync floor (append + fdatasync): p50 {}, p95 {}\n",
         us(floor.p50),
         us(floor.p95)
@@ -478,9 +472,9 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
         b.map(|b| format!("{} ({:.0}x)", us(b), b / a))
             .unwrap_or_else(|| "-".into())
     };
-    println!("| measure | codenator p50 | p95 | p99 | reference p50 (ratio) | notes |");
-    println!("|---|---|---|---|---|---|");
-    println!(
+    say!("| measure | codenator p50 | p95 | p99 | reference p50 (ratio) | notes |");
+    say!("|---|---|---|---|---|---|");
+    say!(
         "| cold start: spawn to `initialize` answered | {} | {} | {} | {} | |",
         us(ours.cold_start.p50),
         us(ours.cold_start.p95),
@@ -492,7 +486,7 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
         let rb = reference
             .map(|r| format!(", reference {} B", r.reads[i].2))
             .unwrap_or_default();
-        println!(
+        say!(
             "| `{tool}` (1,000 tasks, 5,000 messages) | {} | {} | {} | {} | answer {bytes} B{rb} |",
             us(p.p50),
             us(p.p95),
@@ -502,7 +496,7 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
     }
     for (i, (tool, p)) in ours.writes.iter().enumerate() {
         let r = reference.map(|r| r.writes[i].1.p50);
-        println!(
+        say!(
             "| `{tool}` | {} | {} | {} | {} | {:.1}x the fsync floor |",
             us(p.p50),
             us(p.p95),
@@ -511,7 +505,7 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
             p.p50 / floor.p50.max(1.0)
         );
     }
-    println!(
+    say!(
         "| idle server resident memory | {} KiB | | | {} | |",
         ours.idle_rss_kb
             .map(|k| k.to_string())
@@ -522,13 +516,13 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
             .unwrap_or_else(|| "-".into())
     );
 
-    println!("\nRead p50 as history grows (tasks fixed at 1,000):\n");
+    say!("\nRead p50 as history grows (tasks fixed at 1,000):\n");
     let tools: Vec<&str> = ours
         .growth
         .first()
         .map(|(_, row)| row.iter().map(|(t, _)| t.as_str()).collect())
         .unwrap_or_default();
-    println!(
+    say!(
         "| messages | {} |",
         tools
             .iter()
@@ -536,7 +530,7 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
             .collect::<Vec<_>>()
             .join(" | ")
     );
-    println!("|---|{}", "---|".repeat(tools.len()));
+    say!("|---|{}", "---|".repeat(tools.len()));
     for (i, (m, row)) in ours.growth.iter().enumerate() {
         let cells: Vec<String> = row
             .iter()
@@ -551,7 +545,7 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
                 }
             })
             .collect();
-        println!("| {m} | {} |", cells.join(" | "));
+        say!("| {m} | {} |", cells.join(" | "));
     }
     if let (Some((_, first)), Some((m, last))) = (ours.growth.first(), ours.growth.last()) {
         let worst = first
@@ -561,20 +555,21 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
             .fold(("", f64::MIN), |acc, (t, g)| {
                 if g > acc.1 { (t.as_str(), g) } else { acc }
             });
-        println!(
+        say!(
             "\nLargest growth up to {m} messages: `{}` {:+.0}%",
-            worst.0, worst.1
+            worst.0,
+            worst.1
         );
     }
 
-    println!("\nConcurrent writer processes, each sending messages as fast as it can:\n");
-    println!(
+    say!("\nConcurrent writer processes, each sending messages as fast as it can:\n");
+    say!(
         "| processes | messages | codenator msg/s | lost or duplicated | reference msg/s | reference lost or duplicated |"
     );
-    println!("|---|---|---|---|---|---|");
+    say!("|---|---|---|---|---|---|");
     for (i, (p, total, tput, ok)) in ours.contention.iter().enumerate() {
         let r = reference.and_then(|r| r.contention.get(i));
-        println!(
+        say!(
             "| {p} | {total} | {tput:.0} | {} | {} | {} |",
             if *ok { "none" } else { "YES" },
             r.map(|r| format!("{:.0}", r.2))
@@ -582,4 +577,5 @@ fn print_markdown(args: &Args, floor: &Pcts, ours: &Report, reference: Option<&R
             r.map(|r| if r.3 { "none" } else { "YES" }).unwrap_or("-")
         );
     }
+    Ok(())
 }

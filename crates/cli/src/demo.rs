@@ -10,7 +10,6 @@
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::Command as StdCommand;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -61,17 +60,11 @@ fn short(sha: &str) -> &str {
 
 /// Run git in `dir` with the demo's identity; true when it succeeded.
 fn git(dir: &Path, args: &[&str]) -> bool {
-    StdCommand::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "codenator demo")
-        .env("GIT_AUTHOR_EMAIL", "demo@codenator.invalid")
-        .env("GIT_COMMITTER_NAME", "codenator demo")
-        .env("GIT_COMMITTER_EMAIL", "demo@codenator.invalid")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    let demo = host::git::Identity {
+        name: "codenator demo",
+        email: "demo@codenator.invalid",
+    };
+    host::git::git_as(dir, args, &demo).is_ok()
 }
 
 /// A 40-hex stand-in commit id, distinct per task, for machines without git.
@@ -223,7 +216,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.root)?;
     let root = args.root.canonicalize()?;
     let t0 = Instant::now();
-    println!(
+    say!(
         "codenator demo: ledger at {}",
         root.join(ledger::store::STORE_DIR).display()
     );
@@ -232,7 +225,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Worker::new(start(&root, "session-01").await?, &root, "session-01")?,
         Worker::new(start(&root, "session-02").await?, &root, "session-02")?,
     ];
-    println!(
+    say!(
         "  started 3 MCP server processes (coordinator, session-01, session-02) in {}",
         human(t0.elapsed())
     );
@@ -257,13 +250,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         json!({"slot": "coordinator", "status": "ok"}),
     )
     .await?;
-    println!(
+    say!(
         "  session-01 and session-02 registered; all three sent a heartbeat (the planner's sign that a session is alive)"
     );
 
     let leftovers = finish_leftovers(&coord, &workers).await?;
     if !leftovers.is_empty() {
-        println!(
+        say!(
             "  finished {} task(s) an earlier run left open: {}",
             leftovers.len(),
             leftovers.iter().cloned().collect::<Vec<_>>().join(", ")
@@ -282,7 +275,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             json!({"summary": format!("demo: {since} integrations since the last pause, all by the demo's two workers")}),
         )
         .await?;
-        println!(
+        say!(
             "  summary pause was due ({since} integrations since the last one): the coordinator recorded it before assigning more work"
         );
     }
@@ -311,17 +304,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     call(&coord, "create_task", json!({"slot": "session-01", "task_id": t_store, "title": "Make appends durable", "message": "fsync before acknowledging", "milestone_id": "m1", "lane_id": "storage", "acceptance_criteria": ["kill -9 loses nothing"]})).await?;
     call(&coord, "create_task", json!({"slot": "session-02", "task_id": t_plan, "title": "Plan wakes", "message": "never call a busy slot idle", "milestone_id": "m1", "lane_id": "planning"})).await?;
     call(&coord, "create_task", json!({"slot": "session-01", "task_id": t_docs, "title": "Document the store", "message": "after the durable appends land", "milestone_id": "m1", "dependency_ids": [t_store]})).await?;
-    println!("  coordinator created 3 tasks ({t_docs} waits for {t_store})");
+    say!("  coordinator created 3 tasks ({t_docs} waits for {t_store})");
 
     let plan = call(&coord, "plan_wake", json!({})).await?;
-    println!(
+    say!(
         "  plan_wake before work: {}",
         decision_line(&plan["decision"])
     );
     for a in plan["actions"].as_array().into_iter().flatten() {
         let action = a["action"].as_str().unwrap_or("");
         if !matches!(action, "ok" | "idle_healthy") {
-            println!(
+            say!(
                 "    {}: {action} ({})",
                 s(&a["slot"]),
                 gloss(a["reason"].as_str().unwrap_or("")).unwrap_or("")
@@ -332,9 +325,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for w in &workers {
         let claim = call(&w.client, "claim_next_task", json!({"slot": w.slot})).await?;
         let task_id = claim["task"]["task_id"].as_str().unwrap_or("").to_string();
-        println!("  {} claimed {task_id}", w.slot);
+        say!("  {} claimed {task_id}", w.slot);
         let sha = w.finish(&task_id).await?;
-        println!("  {} committed its work and reported commit {sha}", w.slot);
+        say!("  {} committed its work and reported commit {sha}", w.slot);
     }
     let early = call(
         &workers[0].client,
@@ -342,7 +335,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         json!({"slot": "session-01"}),
     )
     .await?;
-    println!(
+    say!(
         "  session-01 tries the next task early: claimed={} ({t_docs} waits for {t_store}: reported, not integrated yet)",
         early["claimed"]
     );
@@ -364,7 +357,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         integrate(&coord, task, &m["payload"]["sha"]).await?;
         integrated += 1;
     }
-    println!("  coordinator read {integrated} commit report(s) and integrated them");
+    say!("  coordinator read {integrated} commit report(s) and integrated them");
 
     let next = call(
         &workers[0].client,
@@ -373,9 +366,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     let next_id = next["task"]["task_id"].as_str().unwrap_or("").to_string();
-    println!("  session-01 claims again: {next_id} (its dependency {t_store} is integrated now)");
+    say!("  session-01 claims again: {next_id} (its dependency {t_store} is integrated now)");
     let sha = workers[0].finish(&next_id).await?;
-    println!("  session-01 committed its work and reported commit {sha}");
+    say!("  session-01 committed its work and reported commit {sha}");
     let report = call(
         &coord,
         "read_inbox",
@@ -390,25 +383,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             integrate(&coord, task, &m["payload"]["sha"]).await?;
         }
     }
-    println!(
-        "  coordinator integrated {next_id}: every task of this run is done, none left active"
-    );
+    say!("  coordinator integrated {next_id}: every task of this run is done, none left active");
 
     let board = call(&coord, "get_focus_board", json!({})).await?;
     let plan = call(&coord, "plan_wake", json!({})).await?;
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&json!({"board": board, "plan_wake": plan}))?
         );
     } else {
-        print_board(&board, &plan);
+        print_board(&board, &plan)?;
     }
     let _ = coord.cancel().await;
     for w in workers {
         let _ = w.client.cancel().await;
     }
-    println!(
+    say!(
         "\ndone in {}; run it again to add another round to the same ledger.",
         human(t0.elapsed())
     );
@@ -476,24 +467,32 @@ fn s(v: &Value) -> String {
     }
 }
 
-fn print_board(board: &Value, plan: &Value) {
-    println!("\n{}", s(&board["board"]["name"]));
+fn print_board(board: &Value, plan: &Value) -> std::io::Result<()> {
+    say!("\n{}", s(&board["board"]["name"]));
     let p = &board["progress"];
-    println!(
+    say!(
         "tasks: {} total, {} open, by status {}",
-        p["total_tasks"], p["open_tasks"], p["status_counts"]
+        p["total_tasks"],
+        p["open_tasks"],
+        p["status_counts"]
     );
     let sp = &p["summary_pause"];
-    println!(
+    say!(
         "summary pause: {} integrations since the last pause; the coordinator stops for a summary every {} (next at {} integrated tasks)",
-        sp["integrations_since_pause"], sp["range"]["recommended"], sp["next_pause_at"]
+        sp["integrations_since_pause"],
+        sp["range"]["recommended"],
+        sp["next_pause_at"]
     );
-    println!(
+    say!(
         "\n{:<12} {:<20} {:<32} {:<10} {:>6}",
-        "SLOT", "FOCUS", "CURRENT TASK", "STATUS", "UNREAD"
+        "SLOT",
+        "FOCUS",
+        "CURRENT TASK",
+        "STATUS",
+        "UNREAD"
     );
     for a in board["assignments"].as_array().into_iter().flatten() {
-        println!(
+        say!(
             "{:<12} {:<20} {:<32} {:<10} {:>6}",
             s(&a["slot"]),
             s(&a["focus"]),
@@ -502,12 +501,15 @@ fn print_board(board: &Value, plan: &Value) {
             s(&a["unread"])
         );
     }
-    println!(
+    say!(
         "\n{:<32} {:<12} {:<11} {:<10}",
-        "TASK", "SLOT", "STATUS", "MILESTONE"
+        "TASK",
+        "SLOT",
+        "STATUS",
+        "MILESTONE"
     );
     for t in board["tasks"].as_array().into_iter().flatten().take(12) {
-        println!(
+        say!(
             "{:<32} {:<12} {:<11} {:<10}",
             s(&t["task_id"]),
             s(&t["slot"]),
@@ -515,30 +517,30 @@ fn print_board(board: &Value, plan: &Value) {
             s(&t["milestone_id"])
         );
     }
-    println!("\nintegration receipts:");
+    say!("\nintegration receipts:");
     for r in board["integration_receipts"]
         .as_array()
         .into_iter()
         .flatten()
         .take(6)
     {
-        println!(
+        say!(
             "  {} by {} at commit {}",
             s(&r["task_id"]),
             s(&r["slot"]),
             short(&s(&r["commit"]))
         );
     }
-    println!("\nwake plan: {}", decision_line(&plan["decision"]));
-    println!(
+    say!("\nwake plan: {}", decision_line(&plan["decision"]));
+    say!(
         "legend: ACTION is what the planner advises for the slot, REASON is why (blank: all fine)"
     );
-    println!("  {:<12} {:<26} REASON", "SLOT", "ACTION");
+    say!("  {:<12} {:<26} REASON", "SLOT", "ACTION");
     let mut terms = Vec::new();
     for a in plan["actions"].as_array().into_iter().flatten() {
         let (action, reason) = (s(&a["action"]), a["reason"].as_str().unwrap_or(""));
         let line = format!("  {:<12} {:<26} {reason}", s(&a["slot"]), action);
-        println!("{}", line.trim_end());
+        say!("{}", line.trim_end());
         for t in [action.as_str(), reason] {
             if !t.is_empty() && !terms.iter().any(|x: &String| x == t) {
                 terms.push(t.to_string());
@@ -547,7 +549,8 @@ fn print_board(board: &Value, plan: &Value) {
     }
     for t in &terms {
         if let Some(g) = gloss(t) {
-            println!("  {t}: {g}");
+            say!("  {t}: {g}");
         }
     }
+    Ok(())
 }

@@ -9,15 +9,37 @@ use ledger::{Ctx, Error, Result, Store};
 
 /// Run git in `dir` and return its trimmed stdout.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| Error::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
+    run(dir, args, None)
+}
+
+/// Who a commit made by codenator itself (the demo's worktrees) is by.
+pub struct Identity<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+/// Run git in `dir` as `who` (author and committer).
+pub fn git_as(dir: &Path, args: &[&str], who: &Identity) -> Result<String> {
+    run(dir, args, Some(who))
+}
+
+fn run(dir: &Path, args: &[&str], who: Option<&Identity>) -> Result<String> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir).args(args);
+    if let Some(w) = who {
+        for (k, v) in [
+            ("GIT_AUTHOR_NAME", w.name),
+            ("GIT_AUTHOR_EMAIL", w.email),
+            ("GIT_COMMITTER_NAME", w.name),
+            ("GIT_COMMITTER_EMAIL", w.email),
+        ] {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.output().map_err(|e| Error::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     if !out.status.success() {
         return Err(Error::invalid(
             "worktree",

@@ -11,6 +11,10 @@
 //! ```sh
 //! UPDATE_SNAPSHOTS=1 cargo test -p codenator-mcp --test tools_list
 //! ```
+//!
+//! When an answer type changed, run it twice: the first run rewrites
+//! `schemas/output.json`, the second builds the server with it and rewrites
+//! the tool list.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

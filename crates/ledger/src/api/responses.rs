@@ -210,8 +210,11 @@ pub struct TaskListRow {
     pub assigned_at: Option<String>,
     pub started_at: Option<String>,
     pub updated_at: Option<String>,
-    /// For an active task: when its claim expires, and whether it has.
+    /// For an active task: when its claim expires, and whether it has
+    /// (left out for other tasks, to keep long listings short).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lease_expired: bool,
 }
 
