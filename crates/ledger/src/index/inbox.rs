@@ -581,37 +581,28 @@ fn records_above(path: &Path, above: u64) -> Result<Vec<Record>> {
 
 /// The line a record points at, if it still is that line.
 fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Message>> {
-    let mut buf = vec![0u8; r.len as usize];
-    match f.read_exact_at(&mut buf, r.offset) {
+    // The byte before the line too: a record must point at a whole line.
+    let start = r.offset.saturating_sub(1);
+    let lead = (r.offset - start) as usize;
+    let mut buf = vec![0u8; r.len as usize + lead];
+    match f.read_exact_at(&mut buf, start) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e).at(path),
     }
-    if buf.last() != Some(&b'\n') {
+    if (lead == 1 && buf[0] != b'\n') || buf.last() != Some(&b'\n') {
         return Ok(None);
     }
-    let before_ok = r.offset == 0 || {
-        let mut b = [0u8; 1];
-        f.read_exact_at(&mut b, r.offset - 1).is_ok() && b[0] == b'\n'
-    };
-    if !before_ok {
+    let line = &buf[lead..buf.len() - 1];
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Ok(None);
     }
-    let Ok(obj) = jsonl::parse_object(&buf[..buf.len() - 1]) else {
+    // A message line parses as a Message (lenient: every object does); a
+    // seq it carries must be the record's (a legacy line has none: 0).
+    let Ok(mut m) = serde_json::from_slice::<Message>(line) else {
         return Ok(None);
     };
-    if obj
-        .get("seq")
-        .and_then(Value::as_u64)
-        .is_some_and(|s| s != r.seq)
-    {
-        return Ok(None);
-    }
-    let mut m: Message = match serde_json::from_value(Value::Object(obj)) {
-        Ok(m) => m,
-        Err(_) => return Ok(None),
-    };
-    if !key.matches(&m) {
+    if (m.seq != 0 && m.seq != r.seq) || !key.matches(&m) {
         return Ok(None);
     }
     m.seq = r.seq;

@@ -225,25 +225,22 @@ impl WorkIndex {
             + self.counts.get("done").copied().unwrap_or(0)
     }
 
-    /// The slot's active task: the one claimed last.
-    pub fn active_for(&self, slot: &str) -> Option<&TaskRow> {
-        self.open_for(slot)
-            .into_iter()
-            .filter(|r| r.status == TaskStatus::Active)
-            .max_by_key(|r| r.started_at.clone())
+    /// One slot's open tasks in queue order, gathered once for the
+    /// questions a view asks about them.
+    pub fn slot_work(&self, slot: &str) -> SlotWork<'_> {
+        SlotWork {
+            open: self.open_for(slot),
+        }
     }
 
-    /// The slot's current task: its claimed (active) task, else the next
-    /// claimable queued task, else a blocked one, else one awaiting
-    /// integration, else any open one. None when nothing is open.
+    /// The slot's active task (see [`SlotWork::active`]).
+    pub fn active_for(&self, slot: &str) -> Option<&TaskRow> {
+        self.slot_work(slot).active()
+    }
+
+    /// The slot's current task (see [`SlotWork::current`]).
     pub fn current(&self, slot: &str) -> Option<&TaskRow> {
-        let open = self.open_for(slot);
-        let pick = |f: fn(&TaskStatus) -> bool| open.iter().find(|r| f(&r.status)).copied();
-        self.active_for(slot)
-            .or_else(|| pick(TaskStatus::is_claimable))
-            .or_else(|| pick(|s| *s == TaskStatus::Blocked))
-            .or_else(|| pick(|s| *s == TaskStatus::Reported))
-            .or_else(|| open.first().copied())
+        self.slot_work(slot).current()
     }
 
     /// The task the slot changed last (open or closed), with its status.
@@ -274,6 +271,39 @@ impl WorkIndex {
             .filter(|d| !self.dependency_met(txn, d))
             .cloned()
             .collect()
+    }
+}
+
+/// One slot's open tasks, in queue order.
+pub struct SlotWork<'a> {
+    pub open: Vec<&'a TaskRow>,
+}
+
+impl<'a> SlotWork<'a> {
+    /// The active task: the one claimed last.
+    pub fn active(&self) -> Option<&'a TaskRow> {
+        self.open
+            .iter()
+            .copied()
+            .filter(|r| r.status == TaskStatus::Active)
+            .max_by_key(|r| r.started_at.as_deref())
+    }
+
+    /// The current task: the active one, else the next claimable queued
+    /// task, else a blocked one, else one awaiting integration, else any
+    /// open one. None when nothing is open.
+    pub fn current(&self) -> Option<&'a TaskRow> {
+        let pick = |f: fn(&TaskStatus) -> bool| self.open.iter().copied().find(|r| f(&r.status));
+        self.active()
+            .or_else(|| pick(TaskStatus::is_claimable))
+            .or_else(|| pick(|s| *s == TaskStatus::Blocked))
+            .or_else(|| pick(|s| *s == TaskStatus::Reported))
+            .or_else(|| self.open.first().copied())
+    }
+
+    /// Is any open task in this status?
+    pub fn has(&self, status: &TaskStatus) -> bool {
+        self.open.iter().any(|r| r.status == *status)
     }
 }
 

@@ -107,9 +107,10 @@ impl<'t, 's> Snapshot<'t, 's> {
     pub fn slot_row(&self, slot: &str, now: DateTime<Utc>) -> Result<SlotRow> {
         let empty = SlotEntry::default();
         let e = self.reg.entry(slot).unwrap_or(&empty);
-        let current = self.idx.current(slot);
+        let work = self.idx.slot_work(slot);
+        let current = work.current();
         let last = self.idx.last_task(slot);
-        let lease = self.idx.active_for(slot).and_then(|r| self.lease_expiry(r));
+        let lease = work.active().and_then(|r| self.lease_expiry(r));
         // The heartbeat: the registry copy, else the heartbeat file (a slot
         // that is not registered, or a store where only the file was written).
         let (hb_status, hb_at) = match (&e.heartbeat_status, &e.heartbeat_checked_at) {
@@ -135,7 +136,7 @@ impl<'t, 's> Snapshot<'t, 's> {
             current_task_updated_at: current.and_then(|r| r.updated_at.clone()),
             last_task_id: last.map(|(id, _)| id.to_string()),
             last_task_status: last.map(|(_, st)| st.clone()),
-            open_tasks: self.idx.open_for(slot).len(),
+            open_tasks: work.open.len(),
             heartbeat_status: hb_status,
             heartbeat_checked_at: hb_at,
             run_id: e.run_id.clone(),
@@ -157,7 +158,8 @@ impl<'t, 's> Snapshot<'t, 's> {
             Some("parked") => Some(Parked::Parked),
             _ => None,
         };
-        let open = self.idx.open_for(slot);
+        let work = self.idx.slot_work(slot);
+        let open = &work.open;
         let mut claimable = false;
         let mut waiting = false;
         for r in open.iter().filter(|r| r.status.is_claimable()) {
@@ -168,7 +170,7 @@ impl<'t, 's> Snapshot<'t, 's> {
             }
         }
         let has = |st: TaskStatus| open.iter().any(|r| r.status == st);
-        let current = self.idx.current(slot);
+        let current = work.current();
         let waiting_since = match current {
             Some(c) if c.status.is_claimable() => {
                 match c.assigned_at.as_deref().and_then(time::parse) {
@@ -187,9 +189,8 @@ impl<'t, 's> Snapshot<'t, 's> {
             unread: row.unread,
             current: current.map(|r| r.status.clone()),
             waiting_since,
-            active: self
-                .idx
-                .active_for(slot)
+            active: work
+                .active()
                 .map(|r| (r.task_id.clone(), self.lease_expiry(r))),
             claimable,
             waiting,
