@@ -15,7 +15,7 @@
 use std::io::Write;
 
 use serde_json::{Value, json};
-use test_support::{call, connect, refused, temp_root};
+use test_support::{call, connect, connect_expecting_warnings, refused, temp_root};
 
 fn texts(read: &Value) -> Vec<String> {
     read["messages"]
@@ -40,8 +40,10 @@ fn rewrite_in_place(path: &std::path::Path, bytes: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ledger_rewritten_in_place_hides_no_message() -> anyhow::Result<()> {
     let root = temp_root();
-    let co = connect(root.path(), "coordinator").await?;
-    let w = connect(root.path(), "session-01").await?;
+    // These servers warn, on purpose, that the index no longer describes
+    // the ledger.
+    let co = connect_expecting_warnings(root.path(), "coordinator").await?;
+    let w = connect_expecting_warnings(root.path(), "session-01").await?;
     call(
         &w,
         "register_slot",
