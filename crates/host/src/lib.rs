@@ -36,6 +36,37 @@ pub fn cwd() -> std::io::Result<PathBuf> {
     std::env::current_dir()
 }
 
+/// How to open a store on this host: the machine's boot id (a journal
+/// written in another boot is replayed: see `ledger::store::journal`), and
+/// the test switches `CODENATOR_FAULT` (`<point>:<nth>`, e.g.
+/// `after_journal:3`: abort there) and `CODENATOR_POWER_LOG` (record what a
+/// power loss would take back). `CODENATOR_BOOT_ID` stands in for the boot
+/// id (tests simulate a reboot with it).
+pub fn store_options() -> ledger::store::Options {
+    let boot_id = std::env::var("CODENATOR_BOOT_ID")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(boot_id);
+    let fault = std::env::var("CODENATOR_FAULT").ok().and_then(|v| {
+        let (point, nth) = v.split_once(':')?;
+        Some((ledger::store::FaultPoint::parse(point)?, nth.parse().ok()?))
+    });
+    let power_log = std::env::var_os("CODENATOR_POWER_LOG").map(PathBuf::from);
+    ledger::store::Options {
+        boot_id,
+        fault,
+        power_log,
+    }
+}
+
+/// The machine's boot id, where the system says (Linux).
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
 /// The agent: `flag`, else `AURALIS_CODENATOR_AGENT`, else
 /// `AURALIS_CODEXTRATOR_AGENT`; checked as a slot id. None means "the slot
 /// bound to the calling Codex thread".

@@ -90,7 +90,7 @@ impl Root {
 
     /// Open the store, creating it when missing (the server, `init`).
     pub fn open_or_create(&self) -> Result<Store, Error> {
-        Store::open(&self.path).map_err(|source| Error::Open {
+        Store::open_with(&self.path, crate::store_options()).map_err(|source| Error::Open {
             root: self.path.display().to_string(),
             source,
         })

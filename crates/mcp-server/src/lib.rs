@@ -111,7 +111,7 @@ fn thread_of(meta: &RequestMetaObject) -> Option<String> {
 impl CodenatorServer {
     /// Open the store (creating it if needed) and build the server.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let store = Store::open(&config.root).map_err(|e| {
+        let store = Store::open_with(&config.root, host::store_options()).map_err(|e| {
             anyhow::anyhow!("cannot open the store under {}: {e}", config.root.display())
         })?;
         store

@@ -429,7 +429,7 @@ fn store_for(env: &Env, dir: &Path) -> anyhow::Result<Store> {
         return Ok(root.open_existing()?);
     }
     match dir.ancestors().find(|d| ledger::store::holds_store(d)) {
-        Some(d) => Ok(Store::open(d)?),
+        Some(d) => Ok(Store::open_with(d, host::store_options())?),
         None => anyhow::bail!("no codenator store at or above {}", dir.display()),
     }
 }

@@ -3,14 +3,18 @@
 //! - [`atomic`]: whole-file records written by temp file + rename, with the
 //!   [`Durability`] they need; reads that tell "missing" from "damaged".
 //! - [`lock`]: the advisory lock every reader and writer of a store takes.
+//! - [`power`]: the power-loss test's record of unsynced writes (off
+//!   unless a test turns it on).
 //! - [`jsonl`]: the one scanner of JSON-lines files, so a torn or damaged
 //!   line is treated the same way by the index, `doctor` and the importer.
 
 pub mod atomic;
 pub mod jsonl;
 pub mod lock;
+pub mod power;
 
 pub use atomic::{
-    Durability, mtime_ns, overwrite_page, read_json, sync_dir, write_atomic, write_json,
+    Durability, append, encode_json, fsync_count, mtime_ns, overwrite_page, parse_json, read_bytes,
+    read_json, sync_data, sync_dir, sync_everything, write_atomic, write_json,
 };
 pub use lock::{FileLock, LockMode};

@@ -792,45 +792,71 @@ impl LedgerView {
     }
 }
 
-/// Append one message (exclusive lock held). Assigns `seq`, and `id` and
-/// `created_at` when empty. Returns the stored message.
+/// Stage one message in the write transaction (appended to the ledger at
+/// commit). Assigns `seq`, and `id` and `created_at` when empty. Returns the
+/// message as it will be stored.
 pub(crate) fn append(txn: &WriteTxn, mut msg: Message) -> Result<Message> {
-    let layout = txn.layout();
-    let mut view = sync_index(txn)?;
-    let path = layout.ledger();
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(&path)
-        .at(&path)?;
-    if view.torn_tail {
-        // Terminate the torn fragment so it becomes one damaged line instead
-        // of swallowing the line we are about to write.
-        f.write_all(b"\n").at(&path)?;
-        f.sync_data().at(&path)?;
-        view = sync_index(txn)?;
-    }
+    let view = sync_index(txn)?;
     if msg.id.is_empty() {
         msg.id = crate::model::message::new_id("msg");
     }
     if msg.created_at.is_empty() {
         msg.created_at = time::now();
     }
-    msg.seq = view.state.max_seq + 1;
-    let mut line = serde_json::to_vec(&msg).map_err(|e| Error::Damaged {
-        path: "messages/ledger.jsonl".into(),
-        reason: e.to_string(),
-    })?;
-    line.push(b'\n');
-    f.write_all(&line).at(&path)?;
-    f.sync_data().at(&path)?;
-    drop(f);
-    // Index the line just written (nothing else can have come in between:
+    Ok(txn.stage_message(view.state.max_seq, msg))
+}
+
+/// The `seq` a ledger line carries.
+fn line_seq(line: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Seq {
+        seq: Option<u64>,
+    }
+    serde_json::from_slice::<Seq>(line).ok()?.seq
+}
+
+/// Append committed ledger lines (a journal entry's) and index them. A torn
+/// last line (a writer killed mid-append) is cut off when it is the start
+/// of the first line (the same line, redone), else terminated, so it
+/// becomes one damaged line instead of swallowing ours. On a `redo`, lines
+/// whose seq the ledger already holds are not appended again.
+pub(crate) fn append_lines(txn: &WriteTxn, lines: &[Vec<u8>], redo: bool) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let layout = txn.layout();
+    let view = sync_index(txn)?;
+    let path = layout.ledger();
+    let max = view.state.max_seq;
+    let todo: Vec<&Vec<u8>> = lines
+        .iter()
+        .filter(|l| !redo || line_seq(l).is_none_or(|s| s > max))
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    if view.torn_tail {
+        let all = sfs::read_bytes(&path)?.unwrap_or_default();
+        let frag = all.get(view.state.covered as usize..).unwrap_or(&[]);
+        if todo[0].starts_with(frag) {
+            sfs::power::before_replace(&path);
+            let f = OpenOptions::new().write(true).open(&path).at(&path)?;
+            f.set_len(view.state.covered).at(&path)?;
+        } else {
+            bytes.push(b'\n');
+        }
+    }
+    for l in todo {
+        bytes.extend_from_slice(l);
+        bytes.push(b'\n');
+    }
+    sfs::append(&path, &bytes, false)?;
+    // Index the lines just written (nothing else can have come in between:
     // the lock is held).
     let mut state = view.state;
     catch_up(layout, &mut state, true)?;
-    Ok(msg)
+    Ok(())
 }
 
 /// Every line of the ledger, independent of the index: for `doctor`, the v1

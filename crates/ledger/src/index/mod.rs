@@ -14,9 +14,10 @@ impl crate::Store {
     /// example after the reference or a crash left records unindexed), so
     /// that reads need not scan. Cheap when they are current.
     pub fn refresh_indexes(&self) -> crate::Result<()> {
-        let txn = self.write()?;
-        inbox::sync_index(&txn)?;
-        work::load(&txn)?;
-        Ok(())
+        self.transact(|txn| {
+            inbox::sync_index(txn)?;
+            work::load(txn)?;
+            Ok(())
+        })
     }
 }

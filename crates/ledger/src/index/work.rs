@@ -18,7 +18,6 @@
 //! process changed it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -177,31 +176,50 @@ impl WorkIndex {
 
     /// Account for a task going from `old` (None when new) to `new`.
     pub(crate) fn apply(&mut self, old: Option<&Task>, new: &Task) {
-        let new_row = TaskRow::from(new);
-        if let Some(old) = old {
-            self.count(&TaskRow::from(old), -1);
-        } else {
-            self.total += 1;
+        self.apply_rows(old.map(TaskRow::from).as_ref(), TaskRow::from(new));
+    }
+
+    /// [`WorkIndex::apply`] on index rows (what the work log holds).
+    fn apply_rows(&mut self, old: Option<&TaskRow>, new: TaskRow) {
+        match old {
+            Some(old) => self.count(old, -1),
+            None => self.total += 1,
         }
-        self.count(&new_row, 1);
+        self.count(&new, 1);
         self.last_task
             .insert(new.slot.clone(), (new.task_id.clone(), new.status.clone()));
         self.recent_closed.retain(|r| r.task_id != new.task_id);
         if new.status.is_closed() {
             self.open.remove(&new.task_id);
-            self.recent_closed.push(new_row);
+            self.recent_closed.push(new);
             if self.recent_closed.len() > RECENT_CLOSED {
                 self.recent_closed.remove(0);
             }
         } else {
-            self.open.insert(new.task_id.clone(), new_row);
+            self.open.insert(new.task_id.clone(), new);
         }
     }
 
     pub(crate) fn add_report(&mut self, report: &CommitReport) {
-        self.recent_reports.push(ReportSummary::from(report));
+        self.add_summary(ReportSummary::from(report));
+    }
+
+    fn add_summary(&mut self, summary: ReportSummary) {
+        self.recent_reports.push(summary);
         if self.recent_reports.len() > RECENT_REPORTS {
             self.recent_reports.remove(0);
+        }
+    }
+
+    /// Apply one line of the work log.
+    fn apply_line(&mut self, line: LogLine) {
+        match line {
+            LogLine::Task { old, new } => self.apply_rows(old.as_deref(), *new),
+            LogLine::Report(r) => self.add_summary(r),
+            LogLine::Mtimes { tasks, reports } => {
+                self.tasks_mtime = tasks;
+                self.reports_mtime = reports;
+            }
         }
     }
 
@@ -314,24 +332,51 @@ fn now_mtimes(layout: &Layout) -> (u64, u64) {
     )
 }
 
+/// One change in the work log (`index/work.log`): the index is its last
+/// snapshot (`index/work.json`) plus these, in order. A write appends a few
+/// short lines instead of rewriting an index that grows with the open
+/// tasks; past [`compaction_due`] the writer folds them into a new snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LogLine {
+    /// A task changed from `old` (None when new) to `new`.
+    Task {
+        old: Option<Box<TaskRow>>,
+        new: Box<TaskRow>,
+    },
+    /// A commit report was added.
+    Report(ReportSummary),
+    /// The mtimes of `tasks/` and `reports/` after the transaction's writes
+    /// (so a change by another tool is still noticed).
+    Mtimes { tasks: u64, reports: u64 },
+}
+
+/// The first line of the work log: the snapshot generation it follows.
+#[derive(Serialize, Deserialize)]
+struct LogHeader {
+    base: u64,
+}
+
 /// The work index, rebuilt from the task and report files when it cannot be
-/// trusted; a rebuild is saved when the transaction may write. Shared with
-/// the process cache: readers take it without a copy.
+/// trusted; a rebuild is saved when the transaction may write. Inside a
+/// write transaction that changed it, the staged index. Shared with the
+/// process cache: readers take it without a copy.
 pub(crate) fn load(txn: &ReadTxn) -> Result<Arc<WorkIndex>> {
+    if let Some(staged) = txn.staged_work() {
+        return Ok(Arc::new(staged));
+    }
     let layout = txn.layout();
-    let idx = read_cached(layout);
     let (tm, rm) = now_mtimes(layout);
-    if let Some(idx) = idx.filter(|i| {
-        i.version == WORK_VERSION
-            && i.tasks_mtime == tm
-            && i.reports_mtime == rm
-            && !is_pending(layout)
-    }) {
+    if !is_pending(layout)
+        && let Some(idx) = read_cached(layout)
+            .filter(|i| i.version == WORK_VERSION && i.tasks_mtime == tm && i.reports_mtime == rm)
+    {
         return Ok(idx);
     }
     let mut idx = rebuild(txn);
     if txn.is_exclusive() {
-        save_index(layout, &mut idx)?;
+        save_snapshot(layout, &mut idx)?;
+        set_pending(layout, false)?;
     }
     Ok(Arc::new(idx))
 }
@@ -365,33 +410,101 @@ pub fn rebuild(txn: &ReadTxn) -> WorkIndex {
     idx
 }
 
-fn save_index(layout: &Layout, idx: &mut WorkIndex) -> Result<()> {
+/// Write a new snapshot and start an empty log after it.
+///
+/// Crash invariant: the snapshot first (it holds everything the old log
+/// said), then the log's new header naming it; a log whose header names
+/// another snapshot is ignored, so a crash in between loses nothing.
+fn save_snapshot(layout: &Layout, idx: &mut WorkIndex) -> Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     idx.generation = now.max(idx.generation + 1);
     sfs::write_json(&layout.work_index(), idx, Durability::Derived)?;
-    remember(layout, idx);
+    let header = sfs::encode_json(
+        &layout.work_log(),
+        &LogHeader {
+            base: idx.generation,
+        },
+        false,
+    )?;
+    sfs::write_atomic(&layout.work_log(), &header, Durability::Derived)?;
+    remember(layout, idx, header.len() as u64);
     Ok(())
 }
 
-/// The last work index this process read or wrote, per store: parsing the
-/// index is the main cost of a read, and between writes it does not change.
-type Cache = Mutex<HashMap<PathBuf, Arc<WorkIndex>>>;
+/// Is the log long enough to fold into a new snapshot? When it is as long
+/// as the snapshot (and at least 256 KB): rewriting the snapshot then costs,
+/// spread over the writes that grew the log, a constant per write.
+fn compaction_due(layout: &Layout, log_len: u64) -> bool {
+    let snap = std::fs::metadata(layout.work_index()).map_or(0, |m| m.len());
+    log_len > (256 * 1024).max(snap)
+}
+
+/// At commit, after the records are in place: append the transaction's log
+/// lines and keep `idx` (the index after them) as this process's copy.
+pub(crate) fn apply_staged(txn: &WriteTxn, mut idx: WorkIndex, log: Vec<LogLine>) -> Result<()> {
+    let layout = txn.layout();
+    let (tm, rm) = now_mtimes(layout);
+    idx.tasks_mtime = tm;
+    idx.reports_mtime = rm;
+    let base = cached_base(layout);
+    let log_path = layout.work_log();
+    let log_len = std::fs::metadata(&log_path).map_or(0, |m| m.len());
+    // The log must follow the snapshot this process holds, else it is
+    // rebuilt as a new snapshot (a first write, or after a rebuild).
+    if base.is_none_or(|(g, off)| g != idx.generation || off != log_len)
+        || compaction_due(layout, log_len)
+    {
+        return save_snapshot(layout, &mut idx);
+    }
+    let mut bytes = Vec::new();
+    for line in log.into_iter().chain([LogLine::Mtimes {
+        tasks: tm,
+        reports: rm,
+    }]) {
+        bytes.extend(sfs::encode_json(&log_path, &line, false)?);
+    }
+    sfs::append(&log_path, &bytes, false)?;
+    remember(layout, &idx, log_len + bytes.len() as u64);
+    Ok(())
+}
+
+/// The last work index this process read or wrote, per store, with the
+/// length of the log it has applied: parsing the snapshot is the main cost
+/// of a read, and between writes neither changes.
+struct Cached {
+    idx: Arc<WorkIndex>,
+    log_len: u64,
+}
+
+type Cache = Mutex<HashMap<PathBuf, Cached>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(Cache::default)
 }
 
-fn remember(layout: &Layout, idx: &WorkIndex) {
+fn remember(layout: &Layout, idx: &WorkIndex, log_len: u64) {
     if let Ok(mut c) = cache().lock() {
-        c.insert(layout.dir().to_path_buf(), Arc::new(idx.clone()));
+        c.insert(
+            layout.dir().to_path_buf(),
+            Cached {
+                idx: Arc::new(idx.clone()),
+                log_len,
+            },
+        );
     }
 }
 
-/// The generation recorded at the start of the index file.
+/// The cached snapshot generation and applied log length.
+fn cached_base(layout: &Layout) -> Option<(u64, u64)> {
+    let c = cache().lock().ok()?;
+    c.get(layout.dir()).map(|c| (c.idx.generation, c.log_len))
+}
+
+/// The generation recorded at the start of the snapshot file.
 fn file_generation(bytes: &[u8]) -> Option<u64> {
     let head = std::str::from_utf8(&bytes[..bytes.len().min(80)]).ok()?;
     let rest = head.split("\"generation\":").nth(1)?;
@@ -401,53 +514,109 @@ fn file_generation(bytes: &[u8]) -> Option<u64> {
         .ok()
 }
 
-/// Read the work index, from the cache when the file's generation matches.
+/// The snapshot plus the log: from the cache when the snapshot's
+/// generation matches, applying only the log lines it has not seen.
 fn read_cached(layout: &Layout) -> Option<Arc<WorkIndex>> {
     let path = layout.work_index();
-    let mut f = fs::File::open(&path).ok()?;
+    let mut f = std::fs::File::open(&path).ok()?;
     let mut head = [0u8; 80];
     let n = f.read(&mut head).ok()?;
-    let generation = file_generation(&head[..n]);
-    let hit = match (generation, cache().lock()) {
-        (Some(g), Ok(c)) => c.get(layout.dir()).filter(|i| i.generation == g).cloned(),
-        _ => None,
+    let generation = file_generation(&head[..n])?;
+    let log = sfs::read_bytes(&layout.work_log())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let follows = log
+        .iter()
+        .position(|b| *b == b'\n')
+        .and_then(|nl| serde_json::from_slice::<LogHeader>(&log[..nl]).ok())
+        .is_some_and(|h| h.base == generation);
+    let (base, from) = {
+        let c = cache().lock().ok()?;
+        match c.get(layout.dir()) {
+            Some(c)
+                if c.idx.generation == generation && follows && c.log_len as usize <= log.len() =>
+            {
+                (Arc::clone(&c.idx), c.log_len as usize)
+            }
+            _ => {
+                drop(c);
+                let mut bytes = head[..n].to_vec();
+                f.read_to_end(&mut bytes).ok()?;
+                let idx = Arc::new(serde_json::from_slice::<WorkIndex>(&bytes).ok()?);
+                let start = if follows {
+                    log.iter()
+                        .position(|b| *b == b'\n')
+                        .map_or(log.len(), |i| i + 1)
+                } else {
+                    log.len()
+                };
+                (idx, start)
+            }
+        }
     };
-    if hit.is_some() {
-        return hit;
+    if !follows {
+        // The log belongs to another snapshot: ignore it; the next writer
+        // starts a new one.
+        remember(layout, &base, u64::MAX);
+        return Some(base);
     }
-    let mut bytes = head[..n].to_vec();
-    f.read_to_end(&mut bytes).ok()?;
-    let idx = Arc::new(serde_json::from_slice::<WorkIndex>(&bytes).ok()?);
-    if let (true, Ok(mut c)) = (generation == Some(idx.generation), cache().lock()) {
-        c.insert(layout.dir().to_path_buf(), Arc::clone(&idx));
+    let end = sfs::jsonl::covered_end(&log, 0) as usize;
+    if end <= from {
+        remember(layout, &base, from as u64);
+        return Some(base);
     }
-    Some(idx)
+    let mut idx = (*base).clone();
+    for l in log[from..end]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        match serde_json::from_slice::<LogLine>(l) {
+            Ok(line) => idx.apply_line(line),
+            // A damaged log line: the index cannot be trusted.
+            Err(_) => return None,
+        }
+    }
+    remember(layout, &idx, end as u64);
+    Some(Arc::new(idx))
 }
 
-/// A change of task or report files in progress: [`WorkChange::begin`]
-/// marks the index as in flux before the first primary write, and
-/// [`WorkChange::commit`] saves the updated index and clears the mark.
-///
-/// Crash invariant: between the two the mark is set, so a crash anywhere in
-/// between leaves an index that the next access rebuilds from the files.
+/// A change of task or report files in progress: the work index as the
+/// transaction changes it, and the log lines that say how. Committed with
+/// the transaction, after the records are in place.
 pub(crate) struct WorkChange<'t, 's> {
     txn: &'t WriteTxn<'s>,
     pub idx: WorkIndex,
+    log: Vec<LogLine>,
 }
 
 impl<'t, 's> WorkChange<'t, 's> {
     pub fn begin(txn: &'t WriteTxn<'s>, idx: WorkIndex) -> Result<WorkChange<'t, 's>> {
-        set_pending(txn.layout(), true)?;
-        Ok(WorkChange { txn, idx })
+        Ok(WorkChange {
+            txn,
+            idx,
+            log: Vec::new(),
+        })
     }
 
-    pub fn commit(mut self) -> Result<WorkIndex> {
-        let layout = self.txn.layout();
-        let (tm, rm) = now_mtimes(layout);
-        self.idx.tasks_mtime = tm;
-        self.idx.reports_mtime = rm;
-        save_index(layout, &mut self.idx)?;
-        set_pending(layout, false)?;
+    /// A task goes from `old` (None when new) to `new`.
+    pub fn apply(&mut self, old: Option<&Task>, new: &Task) {
+        self.log.push(LogLine::Task {
+            old: old.map(|t| Box::new(TaskRow::from(t))),
+            new: Box::new(TaskRow::from(new)),
+        });
+        self.idx.apply(old, new);
+    }
+
+    /// A commit report was added.
+    pub fn add_report(&mut self, report: &CommitReport) {
+        self.log.push(LogLine::Report(ReportSummary::from(report)));
+        self.idx.add_report(report);
+    }
+
+    /// Stage the changed index with the transaction; returns it.
+    pub fn commit(self) -> Result<WorkIndex> {
+        self.txn.stage_work(self.idx.clone(), self.log);
         Ok(self.idx)
     }
 }
@@ -455,16 +624,27 @@ impl<'t, 's> WorkChange<'t, 's> {
 /// Throw the index away and rebuild it from the files (`doctor --repair`).
 pub(crate) fn reset(txn: &WriteTxn) -> Result<()> {
     let layout = txn.layout();
-    let _ = fs::remove_file(layout.work_index());
-    let _ = fs::remove_file(layout.work_pending());
+    let _ = std::fs::remove_file(layout.work_index());
+    let _ = std::fs::remove_file(layout.work_log());
+    set_pending(layout, false)?;
+    if let Ok(mut c) = cache().lock() {
+        c.remove(layout.dir());
+    }
     load(txn)?;
     Ok(())
 }
 
-/// Is a writer (or a crashed one) between a primary write and the index
-/// update? The marker file holds `1` then; `0`, or no file, means no.
+/// Make the next access rebuild the index from the files (after a journal
+/// entry was redone: its log lines may be missing or doubled).
+pub(crate) fn mark_stale(txn: &WriteTxn) -> Result<()> {
+    set_pending(txn.layout(), true)
+}
+
+/// Must the index be rebuilt? The marker file holds `1` then (set by a
+/// recovery, or left by an older codenator mid-write); `0`, or no file,
+/// means no.
 pub fn is_pending(layout: &Layout) -> bool {
-    fs::read(layout.work_pending())
+    std::fs::read(layout.work_pending())
         .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'1'))
         .unwrap_or(false)
 }
@@ -479,9 +659,7 @@ fn set_pending(layout: &Layout, on: bool) -> Result<()> {
     sfs::write_atomic(&p, flag, Durability::Derived)
 }
 
-/// A stored index file as it is, without checks (for `doctor`).
+/// The index as stored (snapshot plus log), without checks (for `doctor`).
 pub fn stored(layout: &Layout) -> Option<WorkIndex> {
-    sfs::read_json::<WorkIndex>(&layout.work_index())
-        .ok()
-        .flatten()
+    read_cached(layout).map(Arc::unwrap_or_clone)
 }

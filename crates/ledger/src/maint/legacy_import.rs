@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::{LegacyImportResponse, LegacySlotImport, LegacyTotals, SkippedFile};
 use crate::error::{Error, IoContext, Result};
-use crate::fs::{self as sfs, Durability};
+use crate::fs as sfs;
 use crate::index::inbox;
 use crate::model::ids::BROADCAST;
 use crate::model::{Message, SlotId};
@@ -81,7 +81,7 @@ fn save_state(txn: &WriteTxn, state: &mut ImportState) -> Result<()> {
     fs::create_dir_all(&dir).at(&dir)?;
     state.version = 1;
     state.updated_at = Some(time::now());
-    sfs::write_json(&txn.layout().legacy_state(), state, Durability::Durable)
+    txn.put_json(&txn.layout().legacy_state(), state)
 }
 
 /// The id a v1 file name carries: `<stamp>_<id>.json`.
@@ -169,11 +169,12 @@ impl Store {
             let txn = self.read()?;
             return import(&txn, None);
         }
-        let txn = self.write()?;
-        // Index whatever the reference appended, so reads after the import
-        // need not scan.
-        inbox::sync_index(&txn)?;
-        import(&txn, Some(&txn))
+        self.transact(|txn| {
+            // Index whatever the reference appended, so reads after the
+            // import need not scan.
+            inbox::sync_index(txn)?;
+            import(txn, Some(txn))
+        })
     }
 }
 
@@ -338,8 +339,10 @@ fn import(txn: &ReadTxn, write: Option<&WriteTxn>) -> Result<LegacyImportRespons
             records::cursors::advance(w, &id, up_to, &rest)?;
         }
         // Record before moving: a file reaches the archive only once its id
-        // is recorded, so it is never taken for a read message.
+        // is recorded (and its message appended), durably, so it is never
+        // taken for a read message.
         save_state(w, &mut state)?;
+        w.flush()?;
         for (path, slot) in &moves {
             let dir = archive_dir.join(slot);
             fs::create_dir_all(&dir).at(&dir)?;

@@ -183,6 +183,7 @@ impl Store {
         let milestone = upsert(&mut board.milestones, &c, &now, |_| {});
         board.updated_at = Some(now);
         records::board::save(&txn, &board)?;
+        txn.commit()?;
         Ok(UpsertMilestoneResponse { milestone })
     }
 
@@ -216,6 +217,7 @@ impl Store {
         });
         board.updated_at = Some(now);
         records::board::save(&txn, &board)?;
+        txn.commit()?;
         Ok(UpsertLaneResponse { lane })
     }
 }

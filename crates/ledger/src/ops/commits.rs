@@ -209,7 +209,7 @@ impl Store {
             );
             t.updated_at = Some(now.clone());
             records::tasks::save(&txn, &t)?;
-            ch.idx.apply(Some(&old), &t);
+            ch.apply(Some(&old), &t);
             updated = Some(t);
         }
         let mut lines = vec![
@@ -247,8 +247,9 @@ impl Store {
         // The report file last: it is what makes a retry answer
         // already_reported, so it must not exist before the message does.
         records::reports::save(&txn, &slot, &report)?;
-        ch.idx.add_report(&report);
+        ch.add_report(&report);
         ch.commit()?;
+        txn.commit()?;
         Ok(ReportCommitResponse {
             already_reported: false,
             report,
@@ -267,6 +268,6 @@ impl Store {
             context,
             created_at: time::now(),
         };
-        records::reports::save_hook_error(&self.write()?, &record)
+        self.transact(|txn| records::reports::save_hook_error(txn, &record))
     }
 }

@@ -149,6 +149,7 @@ impl Store {
         if !req.dry_run && !consumed.is_empty() {
             records::cursors::advance(&txn, &slot, 0, &consumed)?;
         }
+        txn.commit()?;
         Ok(ImportInboxResponse {
             slot: slot.to_string(),
             dry_run: req.dry_run,

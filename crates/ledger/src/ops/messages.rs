@@ -139,6 +139,7 @@ impl Store {
                 cwd: "",
             },
         )?;
+        txn.commit()?;
         Ok(SendMessageResponse {
             message,
             recipient_registered: registered,
@@ -151,7 +152,7 @@ impl Store {
     pub fn read_inbox(&self, ctx: &Ctx, req: &api::ReadInbox) -> Result<ReadInboxResponse> {
         let cmd = check_read(ctx, req)?;
         if cmd.mark {
-            return read_in(&self.write()?, &cmd);
+            return self.transact(|txn| read_in(txn, &cmd));
         }
         let txn = self.read()?;
         let view = inbox::view(&txn)?;
@@ -194,6 +195,7 @@ impl Store {
                 claimed = c.task;
             }
         }
+        txn.commit()?;
         Ok(ReadInboxClaimResponse { inbox, claimed })
     }
 }

@@ -93,7 +93,10 @@ impl Store {
                 cwd: "",
             },
         )?;
+        // The marker must be in the ledger for the policy to read it.
+        txn.flush()?;
         let policy = Snapshot::within(&txn)?.pause_policy();
+        txn.commit()?;
         Ok(RecordSummaryPauseResponse { marker, policy })
     }
 }

@@ -86,6 +86,7 @@ impl Store {
         }
         let entry = reg.entry_mut(&slot).clone();
         records::registry::save(&txn, &mut reg)?;
+        txn.commit()?;
         Ok(RegisterSlotResponse { slot: entry })
     }
 
@@ -138,6 +139,7 @@ impl Store {
             }
             records::registry::save(&txn, &mut reg)?;
         }
+        txn.commit()?;
         Ok(RecordHeartbeatResponse {
             heartbeat: hb,
             slot_registered: registered,
@@ -196,6 +198,7 @@ impl Store {
         if changed {
             records::registry::save(&txn, &mut reg)?;
         }
+        txn.commit()?;
         Ok(out)
     }
 }

@@ -139,7 +139,7 @@ pub(crate) fn claim_in(txn: &WriteTxn, cmd: &ClaimCmd) -> Result<ClaimNextTaskRe
     });
     let mut ch = WorkChange::begin(txn, (*idx).clone())?;
     records::tasks::save(txn, &task)?;
-    ch.idx.apply(Some(&old), &task);
+    ch.apply(Some(&old), &task);
     ch.commit()?;
     // Consume the task's own assignment message, and only that one.
     let cur = records::cursors::load(txn, &cmd.slot)?;
@@ -338,7 +338,7 @@ pub(crate) fn create_in(txn: &WriteTxn, ctx: &Ctx, cmd: CreateCmd) -> Result<Cre
     )?;
     task.assign_seq = Some(message.seq);
     records::tasks::save(txn, &task)?;
-    ch.idx.apply(None, &task);
+    ch.apply(None, &task);
     ch.commit()?;
     Ok(CreateTaskResponse {
         task,
@@ -352,7 +352,7 @@ impl Store {
     pub fn create_task(&self, ctx: &Ctx, req: &api::CreateTask) -> Result<CreateTaskResponse> {
         ctx.caller.require_coordinator("create_task")?;
         let cmd = check_create(req)?;
-        create_in(&self.write()?, ctx, cmd)
+        self.transact(|txn| create_in(txn, ctx, cmd))
     }
 
     /// `claim_next_task`: claim the slot's oldest claimable queued task
@@ -381,7 +381,7 @@ impl Store {
                 ));
             }
         };
-        claim_in(&self.write()?, &ClaimCmd::new(slot, run_id, lease_seconds))
+        self.transact(|txn| claim_in(txn, &ClaimCmd::new(slot, run_id, lease_seconds)))
     }
 
     /// `update_task`: change a task's status, commit, tests or blockers.
@@ -448,8 +448,9 @@ impl Store {
         let idx = work::load(&txn)?;
         let mut ch = WorkChange::begin(&txn, (*idx).clone())?;
         records::tasks::save(&txn, &task)?;
-        ch.idx.apply(Some(&old), &task);
+        ch.apply(Some(&old), &task);
         let idx = ch.commit()?;
+        txn.commit()?;
         let current = idx.current(&task.slot);
         Ok(UpdateTaskResponse {
             slot_current_task_id: current.map(|r| r.task_id.clone()),
@@ -510,10 +511,11 @@ impl Store {
                 end_claim(&mut task);
                 task.updated_at = Some(stamp.clone());
                 records::tasks::save(&txn, &task)?;
-                ch.idx.apply(Some(old), &task);
+                ch.apply(Some(old), &task);
             }
             ch.commit()?;
         }
+        txn.commit()?;
         Ok(RequeueExpiredResponse {
             checked_at,
             dry_run,
@@ -552,7 +554,7 @@ pub(crate) fn renew_leases(
             task.lease = Some(lease);
         }
         records::tasks::save(txn, &task)?;
-        ch.idx.apply(Some(&old), &task);
+        ch.apply(Some(&old), &task);
     }
     ch.commit()?;
     Ok(due.len())

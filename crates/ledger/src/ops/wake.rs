@@ -58,7 +58,7 @@ impl Store {
             created_at: time::now(),
             ..WakeAttempt::default()
         };
-        records::wake::save(&self.write()?, &slot, &attempt)?;
+        self.transact(|txn| records::wake::save(txn, &slot, &attempt))?;
         Ok(RecordWakeAttemptResponse { attempt })
     }
 }

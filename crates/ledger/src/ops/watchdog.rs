@@ -193,6 +193,7 @@ impl Store {
                 extra: prev.extra,
             };
             records::watchdog::save(&txn, &state)?;
+            txn.commit()?;
             (a, s)
         };
         Ok(WatchdogResponse {

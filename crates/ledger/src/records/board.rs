@@ -1,7 +1,6 @@
 //! `board/focus-board.json`.
 
 use crate::error::Result;
-use crate::fs::{self, Durability};
 use crate::model::Board;
 use crate::store::{ReadTxn, WriteTxn};
 use crate::time;
@@ -10,12 +9,13 @@ use crate::time;
 /// never writes). A board named after the legacy product shows under the
 /// current name.
 pub fn load(txn: &ReadTxn) -> Result<Board> {
-    let mut b =
-        fs::read_json::<Board>(&txn.layout().board())?.unwrap_or_else(|| Board::new(&time::now()));
+    let mut b = txn
+        .read_json::<Board>(&txn.layout().board())?
+        .unwrap_or_else(|| Board::new(&time::now()));
     b.normalise_name();
     Ok(b)
 }
 
 pub fn save(txn: &WriteTxn, board: &Board) -> Result<()> {
-    fs::write_json(&txn.layout().board(), board, Durability::Durable)
+    txn.put_json(&txn.layout().board(), board)
 }

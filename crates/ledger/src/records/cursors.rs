@@ -1,7 +1,6 @@
 //! `cursors/<slot>.json`.
 
 use crate::error::Result;
-use crate::fs::{self, Durability};
 use crate::model::{Cursor, SlotId};
 use crate::store::{ReadTxn, WriteTxn};
 use crate::time;
@@ -9,12 +8,12 @@ use crate::time;
 /// A slot's cursor; missing means nothing read. A damaged cursor file is
 /// reported, not silently reset (resetting would redeliver everything).
 pub fn load(txn: &ReadTxn, slot: &SlotId) -> Result<Cursor> {
-    Ok(
-        fs::read_json::<Cursor>(&txn.layout().cursor(slot))?.unwrap_or(Cursor {
+    Ok(txn
+        .read_json::<Cursor>(&txn.layout().cursor(slot))?
+        .unwrap_or(Cursor {
             slot: slot.to_string(),
             ..Cursor::default()
-        }),
-    )
+        }))
 }
 
 /// Advance a slot's cursor (see [`Cursor::advance`]) and save it.
@@ -29,7 +28,7 @@ pub fn advance(txn: &WriteTxn, slot: &SlotId, up_to: u64, acked: &[u64]) -> Resu
 pub fn save(txn: &WriteTxn, slot: &SlotId, c: &mut Cursor) -> Result<()> {
     c.slot = slot.to_string();
     c.updated_at = Some(time::now());
-    fs::write_json(&txn.layout().cursor(slot), c, Durability::Durable)
+    txn.put_json(&txn.layout().cursor(slot), c)
 }
 
 /// Slots that have a cursor file (valid ids only) and the invalid names.

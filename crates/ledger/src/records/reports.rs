@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::error::Result;
-use crate::fs::{self, Durability};
 use crate::model::report::HookError;
 use crate::model::{CommitReport, SlotId};
 use crate::store::{Layout, ReadTxn, WriteTxn};
@@ -14,7 +13,7 @@ pub fn save(txn: &WriteTxn, slot: &SlotId, report: &CommitReport) -> Result<()> 
     let path = txn
         .layout()
         .report(&time::stamp(&report.created_at), slot, &report.sha);
-    fs::write_json(&path, report, Durability::Durable)
+    txn.put_json(&path, report)
 }
 
 /// The report a summary points at (same slot, sha and time).
@@ -24,7 +23,7 @@ pub fn load_for(
     sha: &str,
     created_at: &str,
 ) -> Result<Option<CommitReport>> {
-    fs::read_json(&txn.layout().report(&time::stamp(created_at), slot, sha))
+    txn.read_json(&txn.layout().report(&time::stamp(created_at), slot, sha))
 }
 
 /// The newest commit report files (names, oldest first), at most `n`.
@@ -39,16 +38,16 @@ pub fn newest_names(txn: &ReadTxn, n: usize) -> Vec<String> {
 
 /// Load a report by file name (from [`newest_names`]).
 pub fn load_named(txn: &ReadTxn, name: &str) -> Result<Option<CommitReport>> {
-    fs::read_json(&txn.layout().reports_dir().join(name))
+    txn.read_json(&txn.layout().reports_dir().join(name))
 }
 
 /// Keep a hook failure; returns the file written.
 pub fn save_hook_error(txn: &WriteTxn, record: &HookError) -> Result<PathBuf> {
     let stamp = time::stamp(&record.created_at);
     let mut path = txn.layout().hook_error(&stamp, None);
-    if path.exists() {
+    if txn.exists(&path) {
         path = txn.layout().hook_error(&stamp, Some(&record.id));
     }
-    fs::write_json(&path, record, Durability::Durable)?;
+    txn.put_json(&path, record)?;
     Ok(path)
 }

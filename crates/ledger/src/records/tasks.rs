@@ -1,12 +1,12 @@
 //! `tasks/<task_id>.json`.
 
 use crate::error::{Error, Result};
-use crate::fs::{self, Durability};
+use crate::fs;
 use crate::model::{Task, TaskId};
 use crate::store::{ReadTxn, WriteTxn};
 
 pub fn load(txn: &ReadTxn, id: &TaskId) -> Result<Option<Task>> {
-    fs::read_json::<Task>(&txn.layout().task(id))
+    txn.read_json::<Task>(&txn.layout().task(id))
 }
 
 /// Load a task or fail with `not_found`.
@@ -18,13 +18,13 @@ pub fn require(txn: &ReadTxn, id: &TaskId) -> Result<Task> {
 }
 
 pub fn exists(txn: &ReadTxn, id: &TaskId) -> bool {
-    txn.layout().task(id).exists()
+    txn.exists(&txn.layout().task(id))
 }
 
 /// Write a task durably. Its id was checked when it was created.
 pub fn save(txn: &WriteTxn, task: &Task) -> Result<()> {
     let id = TaskId::parse("task_id", &task.task_id)?;
-    fs::write_json(&txn.layout().task(&id), task, Durability::Durable)
+    txn.put_json(&txn.layout().task(&id), task)
 }
 
 /// Every task file: the parsed tasks, and the files that cannot be parsed.

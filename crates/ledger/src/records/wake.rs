@@ -1,7 +1,7 @@
 //! `wake/*.json`: wake attempts.
 
 use crate::error::Result;
-use crate::fs::{self, Durability};
+use crate::fs;
 use crate::model::{SlotId, WakeAttempt};
 use crate::store::{ReadTxn, WriteTxn};
 use crate::time;
@@ -10,7 +10,7 @@ pub fn save(txn: &WriteTxn, slot: &SlotId, attempt: &WakeAttempt) -> Result<()> 
     let path = txn
         .layout()
         .wake(&time::stamp(&attempt.created_at), slot, &attempt.id);
-    fs::write_json(&path, attempt, Durability::Durable)
+    txn.put_json(&path, attempt)
 }
 
 /// The newest `n` attempts, newest first (file names sort by time).

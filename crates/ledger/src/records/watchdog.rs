@@ -1,13 +1,12 @@
 //! `watchdog/coordinator.json`.
 
 use crate::error::{Error, Result};
-use crate::fs::{self, Durability};
 use crate::model::watchdog::WatchdogState;
 use crate::store::{ReadTxn, WriteTxn};
 
 /// The state; a damaged file only loses the snooze memory.
 pub fn load(txn: &ReadTxn) -> Result<WatchdogState> {
-    match fs::read_json::<WatchdogState>(&txn.layout().watchdog_state()) {
+    match txn.read_json::<WatchdogState>(&txn.layout().watchdog_state()) {
         Ok(v) => Ok(v.unwrap_or_default()),
         Err(Error::Damaged { .. }) => Ok(WatchdogState::default()),
         Err(e) => Err(e),
@@ -15,5 +14,5 @@ pub fn load(txn: &ReadTxn) -> Result<WatchdogState> {
 }
 
 pub fn save(txn: &WriteTxn, state: &WatchdogState) -> Result<()> {
-    fs::write_json(&txn.layout().watchdog_state(), state, Durability::Durable)
+    txn.put_json(&txn.layout().watchdog_state(), state)
 }

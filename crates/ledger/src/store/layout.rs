@@ -17,6 +17,7 @@
 //!   watchdog/coordinator.json  the watchdog's snooze memory
 //!   legacy/inbox-import.json what the v1 inbox import accounted for
 //!   inbox/, archive/         the reference CLI's v1 message files
+//!   journal.jsonl            write-ahead journal: each write call's effects, fsynced once
 //!   index/                   derived indexes, rebuilt from the primaries at will
 //!   store.lock               advisory lock taken by every reader and writer
 //! ```
@@ -93,6 +94,11 @@ impl Layout {
 
     pub fn lock(&self) -> PathBuf {
         self.dir.join("store.lock")
+    }
+
+    /// The write-ahead journal (see `store::journal`).
+    pub fn journal(&self) -> PathBuf {
+        self.dir.join("journal.jsonl")
     }
 
     pub fn registry(&self) -> PathBuf {
@@ -225,6 +231,11 @@ impl Layout {
 
     pub fn work_index(&self) -> PathBuf {
         self.dir.join("index/work.json")
+    }
+
+    /// The work index's log of changes since its snapshot (`work.json`).
+    pub fn work_log(&self) -> PathBuf {
+        self.dir.join("index/work.log")
     }
 
     pub fn work_pending(&self) -> PathBuf {

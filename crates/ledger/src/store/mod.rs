@@ -15,9 +15,11 @@ use serde_json::Value;
 use crate::error::{IoContext, Result};
 use crate::fs::{FileLock, LockMode};
 
+pub mod journal;
 pub mod layout;
 mod txn;
 
+pub use journal::FaultPoint;
 pub use layout::{Layout, NESTED_ROOT_DIR, STORE_DIR};
 pub use txn::{ReadTxn, WriteTxn};
 
@@ -47,35 +49,63 @@ pub fn holds_store(root: &Path) -> bool {
     root.join(STORE_DIR).is_dir() || root.join(NESTED_ROOT_DIR).join(STORE_DIR).is_dir()
 }
 
+/// How a store is opened: what the host knows that the ledger cannot ask.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The current boot of the machine (Linux: `/proc/sys/kernel/random/boot_id`):
+    /// a journal written in another boot is replayed (see [`journal`]).
+    pub boot_id: Option<String>,
+    /// Test switch: abort the process at this point of a commit, the nth
+    /// time it is reached.
+    pub fault: Option<(FaultPoint, u64)>,
+    /// Test switch: record what a power loss would take back (see
+    /// [`crate::fs::power`]).
+    pub power_log: Option<PathBuf>,
+}
+
 /// An open store. Cheap to clone; holds no file handles between calls.
 #[derive(Clone, Debug)]
 pub struct Store {
     root: PathBuf,
     layout: Layout,
+    options: std::sync::Arc<Options>,
+    faults_seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
     /// Open the store for the absolute `root` (after the nested-root rule),
     /// creating its directories and a v2 registry if missing.
     pub fn open(root: &Path) -> Result<Store> {
+        Store::open_with(root, Options::default())
+    }
+
+    /// [`Store::open`] with what the host knows (the boot id) and the test
+    /// switches. Under the exclusive lock, a journal written in another
+    /// boot is replayed before anything else reads the store.
+    pub fn open_with(root: &Path, options: Options) -> Result<Store> {
         if !root.is_absolute() {
             return Err(crate::Error::invalid(
                 "root",
                 format!("must be an absolute path (got {})", root.display()),
             ));
         }
+        if let Some(p) = &options.power_log {
+            crate::fs::power::enable(p).at(p)?;
+        }
         let root = resolve_root(root);
         let store = Store {
             layout: Layout::new(root.join(STORE_DIR)),
             root,
+            options: std::sync::Arc::new(options),
+            faults_seen: Default::default(),
         };
         for p in store.layout.subdirs() {
             fs::create_dir_all(&p).at(&p)?;
         }
-        if !store.layout.registry().exists() {
-            let txn = store.write()?;
-            crate::records::registry::create_if_missing(&txn)?;
-        }
+        store.transact(|txn| {
+            journal::recover_after_boot(txn)?;
+            crate::records::registry::create_if_missing(txn)
+        })?;
         Ok(store)
     }
 
@@ -83,10 +113,12 @@ impl Store {
     pub fn open_existing(root: &Path) -> Option<Store> {
         let root = resolve_root(root);
         let layout = Layout::new(root.join(STORE_DIR));
-        layout
-            .registry()
-            .is_file()
-            .then_some(Store { root, layout })
+        layout.registry().is_file().then_some(Store {
+            root,
+            layout,
+            options: Default::default(),
+            faults_seen: Default::default(),
+        })
     }
 
     /// The effective root (after the nested-root rule).
@@ -115,9 +147,41 @@ impl Store {
     /// A write transaction: the exclusive lock, held until it is dropped.
     /// Everything a mutation changes is re-read inside it.
     pub fn write(&self) -> Result<WriteTxn<'_>> {
-        Ok(WriteTxn::new(ReadTxn::new(
+        let txn = WriteTxn::new(ReadTxn::new(
             self,
             FileLock::acquire(&self.layout.lock(), LockMode::Exclusive)?,
-        )))
+        ));
+        journal::recover_last(&txn)?;
+        Ok(txn)
+    }
+
+    /// Run `f` in a write transaction and commit what it staged when it
+    /// succeeds; on an error nothing it staged is written.
+    pub fn transact<T>(&self, f: impl FnOnce(&WriteTxn) -> Result<T>) -> Result<T> {
+        let txn = self.write()?;
+        let out = f(&txn)?;
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// The boot id the host gave, if any.
+    pub fn boot_id(&self) -> Option<&str> {
+        self.options.boot_id.as_deref()
+    }
+
+    /// The fault-injection switch (a test's): abort at `at` the nth time.
+    pub(crate) fn fault(&self, at: FaultPoint) {
+        if let Some((point, nth)) = self.options.fault
+            && point == at
+        {
+            let seen = self
+                .faults_seen
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if seen == nth {
+                tracing::error!(?at, "fault injection: aborting the process");
+                std::process::abort();
+            }
+        }
     }
 }

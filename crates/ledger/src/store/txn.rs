@@ -4,23 +4,74 @@
 //! read side of a [`WriteTxn`]); record and index readers take one. A
 //! [`WriteTxn`] holds the exclusive lock; record writers take one. A write
 //! transaction dereferences to its read side, so a mutation reads what it
-//! changes under the same lock. Dropping the transaction releases the lock.
+//! changes under the same lock, its own staged writes included.
+//!
+//! A write transaction **stages** its effects (records to put, ledger lines
+//! to append, the work index's update) and [`WriteTxn::commit`]s them as
+//! one journal entry (see [`super::journal`]): nothing reaches a record
+//! file before the entry is durable, so a call that fails, or a process
+//! that dies before the commit, leaves nothing half-done. Dropping a
+//! transaction without committing discards what it staged.
 
+use std::cell::RefCell;
 use std::ops::Deref;
+use std::path::{Path, PathBuf};
 
-use crate::fs::{FileLock, LockMode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::journal::{self, Entry, FaultPoint, Redo};
+use crate::error::Result;
+use crate::fs::{self, FileLock, LockMode};
+use crate::index::work::WorkIndex;
+use crate::model::Message;
 use crate::store::{Layout, Store};
+
+/// What a write transaction will commit.
+#[derive(Default)]
+pub(crate) struct Staged {
+    /// Records to put, in order (a later put of a path supersedes).
+    pub puts: Vec<(PathBuf, Vec<u8>)>,
+    /// Messages to append, with their seqs.
+    pub messages: Vec<Message>,
+    /// The next seq to give a message (known once one is staged).
+    pub next_seq: Option<u64>,
+    /// The work index after this transaction's task and report writes.
+    pub work: Option<WorkIndex>,
+    /// Task and report changes for the work index's log, in order.
+    pub work_log: Vec<crate::index::work::LogLine>,
+}
+
+impl Staged {
+    fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.messages.is_empty() && self.work.is_none()
+    }
+}
 
 /// The store seen under its lock.
 #[derive(Debug)]
 pub struct ReadTxn<'s> {
     store: &'s Store,
     lock: FileLock,
+    staged: Option<RefCell<Staged>>,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("puts", &self.puts.len())
+            .field("messages", &self.messages.len())
+            .finish()
+    }
 }
 
 impl<'s> ReadTxn<'s> {
     pub(super) fn new(store: &'s Store, lock: FileLock) -> ReadTxn<'s> {
-        ReadTxn { store, lock }
+        ReadTxn {
+            store,
+            lock,
+            staged: None,
+        }
     }
 
     pub fn store(&self) -> &'s Store {
@@ -35,6 +86,38 @@ impl<'s> ReadTxn<'s> {
     pub fn is_exclusive(&self) -> bool {
         self.lock.mode() == LockMode::Exclusive
     }
+
+    /// The bytes of a record: what this transaction staged for it, else the
+    /// file's. `Ok(None)` when it does not exist.
+    pub fn read_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        if let Some(s) = &self.staged
+            && let Some((_, b)) = s.borrow().puts.iter().rev().find(|(p, _)| p == path)
+        {
+            return Ok(Some(b.clone()));
+        }
+        fs::read_bytes(path)
+    }
+
+    /// A JSON record (see [`ReadTxn::read_bytes`]).
+    pub fn read_json<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<T>> {
+        match self.read_bytes(path)? {
+            Some(b) => fs::parse_json(path, &b).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Does the record exist (staged, or on disk)?
+    pub fn exists(&self, path: &Path) -> bool {
+        self.staged
+            .as_ref()
+            .is_some_and(|s| s.borrow().puts.iter().any(|(p, _)| p == path))
+            || path.exists()
+    }
+
+    /// The work index this transaction staged, if it changed it.
+    pub(crate) fn staged_work(&self) -> Option<WorkIndex> {
+        self.staged.as_ref().and_then(|s| s.borrow().work.clone())
+    }
 }
 
 /// The store under its exclusive lock: the only way to change a record.
@@ -44,8 +127,95 @@ pub struct WriteTxn<'s> {
 }
 
 impl<'s> WriteTxn<'s> {
-    pub(super) fn new(read: ReadTxn<'s>) -> WriteTxn<'s> {
+    pub(super) fn new(mut read: ReadTxn<'s>) -> WriteTxn<'s> {
+        read.staged = Some(RefCell::new(Staged::default()));
         WriteTxn { read }
+    }
+
+    fn staged(&self) -> std::cell::RefMut<'_, Staged> {
+        // A WriteTxn always has a staging area (set in `new`).
+        match &self.read.staged {
+            Some(s) => s.borrow_mut(),
+            None => unreachable!("a write transaction stages"),
+        }
+    }
+
+    /// Stage a JSON record (pretty-printed, the reference's format).
+    pub fn put_json<T: Serialize + ?Sized>(&self, path: &Path, value: &T) -> Result<()> {
+        let bytes = fs::encode_json(path, value, true)?;
+        self.staged().puts.push((path.to_path_buf(), bytes));
+        Ok(())
+    }
+
+    /// Stage a message; it gets the next seq after `ledger_max` (the
+    /// ledger's highest, which the caller read under this lock) and the
+    /// messages staged before it.
+    pub(crate) fn stage_message(&self, ledger_max: u64, mut msg: Message) -> Message {
+        let mut s = self.staged();
+        let seq = s.next_seq.unwrap_or(ledger_max + 1);
+        msg.seq = seq;
+        s.next_seq = Some(seq + 1);
+        s.messages.push(msg.clone());
+        msg
+    }
+
+    /// Stage the work index after this transaction's changes, and the log
+    /// lines that describe them.
+    pub(crate) fn stage_work(&self, idx: WorkIndex, log: Vec<crate::index::work::LogLine>) {
+        let mut s = self.staged();
+        s.work = Some(idx);
+        s.work_log.extend(log);
+    }
+
+    /// Abort here when the test switch says so (see [`FaultPoint`]).
+    pub(crate) fn fault(&self, at: FaultPoint) {
+        self.store().fault(at);
+    }
+
+    /// Commit what is staged so far, keeping the lock: for an operation
+    /// that must read its own ledger lines back, or whose next step (moving
+    /// files) must follow durable records.
+    pub fn flush(&self) -> Result<()> {
+        let staged = std::mem::take(&mut *self.staged());
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let layout = self.layout();
+        let messages = staged
+            .messages
+            .iter()
+            .map(|m| {
+                let mut line = fs::encode_json(&layout.ledger(), m, false)?;
+                line.pop();
+                Ok(line)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The last put of each path wins; earlier ones need not be written.
+        let mut puts: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        for (p, b) in staged.puts {
+            puts.retain(|(q, _)| *q != p);
+            puts.push((p, b));
+        }
+        let entry = Entry::new(puts, messages);
+        if !entry.puts.is_empty() || !entry.messages.is_empty() {
+            journal::append_entry(self, &entry)?;
+            self.fault(FaultPoint::AfterJournal);
+            journal::apply(self, &entry, Redo::No)?;
+        }
+        if let Some(idx) = staged.work {
+            crate::index::work::apply_staged(self, idx, staged.work_log)?;
+        }
+        if !entry.puts.is_empty() || !entry.messages.is_empty() {
+            self.fault(FaultPoint::BeforeMark);
+            journal::mark_applied(self, &entry.tx)?;
+            journal::maybe_checkpoint(self)?;
+        }
+        Ok(())
+    }
+
+    /// Commit the transaction (see [`WriteTxn::flush`]) and release the lock.
+    pub fn commit(self) -> Result<()> {
+        self.flush()
     }
 }
 

@@ -20,7 +20,7 @@ use super::slot_health::{self, Beat, Parked, SlotFacts};
 
 /// The transaction a snapshot reads under.
 enum Held<'t, 's> {
-    Owned(ReadTxn<'s>),
+    Owned(Box<ReadTxn<'s>>),
     Borrowed(&'t ReadTxn<'s>),
 }
 
@@ -51,7 +51,7 @@ impl<'s> Snapshot<'s, 's> {
             inbox::view(&txn)?,
         );
         Ok(Snapshot {
-            txn: Held::Owned(txn),
+            txn: Held::Owned(Box::new(txn)),
             reg,
             idx,
             view,

@@ -93,6 +93,7 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
         if rep.findings.iter().any(|f| f.repairable) {
             repair::run(&txn, &plan, &ledger, &mut rep)?;
         }
+        txn.commit()?;
     } else {
         examine(&store.read()?, &mut rep)?;
     }

@@ -1,0 +1,99 @@
+//! A record of what a power loss would take back, for the power-loss test.
+//!
+//! Off unless a store is opened with a power log (a test switch). When on,
+//! every write that is not followed by its own fsync first appends to the
+//! log, durably, what the file was before (its old bytes, or its old length
+//! for an append), and every fsync says what became durable. A test then
+//! "pulls the plug": it puts every file back to what it was before its
+//! first write that no fsync covered (see the test-support crate), which is
+//! the worst a power loss can do, and checks that every acknowledged write
+//! is still there after the store reopens.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use serde::{Deserialize, Serialize};
+
+/// One line of the power log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Note {
+    /// `path` is about to be replaced or overwritten; `old` is its content
+    /// (hex), None when it did not exist.
+    Replace { path: PathBuf, old: Option<String> },
+    /// `path` is about to be appended to; it was `len` bytes long.
+    Extend { path: PathBuf, len: u64 },
+    /// `path` was fsynced: its content up to now is durable.
+    Synced { path: PathBuf },
+    /// The whole file system was synced (the journal checkpoint).
+    SyncedAll,
+}
+
+static LOG: OnceLock<Mutex<File>> = OnceLock::new();
+
+/// Turn the log on for this process (the first call wins).
+pub fn enable(path: &Path) -> std::io::Result<()> {
+    let f = OpenOptions::new().create(true).append(true).open(path)?;
+    let _ = LOG.set(Mutex::new(f));
+    Ok(())
+}
+
+fn note(n: &Note) {
+    let Some(log) = LOG.get() else { return };
+    if let (Ok(mut f), Ok(line)) = (log.lock(), serde_json::to_string(n)) {
+        // The log must survive the kill -9 that follows: each note is
+        // synced before the write it announces.
+        let _ = f.write_all(line.as_bytes());
+        let _ = f.write_all(b"\n");
+        let _ = f.sync_data();
+    }
+}
+
+fn on() -> bool {
+    LOG.get().is_some()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub(crate) fn before_replace(path: &Path) {
+    if on() {
+        note(&Note::Replace {
+            path: path.to_path_buf(),
+            old: std::fs::read(path).ok().map(|b| hex(&b)),
+        });
+    }
+}
+
+pub(crate) fn before_extend(path: &Path) {
+    if on() {
+        note(&Note::Extend {
+            path: path.to_path_buf(),
+            len: std::fs::metadata(path).map_or(0, |m| m.len()),
+        });
+    }
+}
+
+pub(crate) fn synced(path: &Path) {
+    if on() {
+        note(&Note::Synced {
+            path: path.to_path_buf(),
+        });
+    }
+}
+
+pub(crate) fn synced_all() {
+    if on() {
+        note(&Note::SyncedAll);
+    }
+}
+
+/// Decode a `Replace` note's old content.
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}

@@ -1,0 +1,438 @@
+//! The write-ahead journal (`journal.jsonl`): one fsync per write call.
+//!
+//! A write transaction stages its effects (whole records to put, message
+//! lines to append) and, at commit, appends them as **one journal entry**,
+//! fdatasynced: that is the call's only fsync. Then it applies them: the
+//! message lines are appended to the ledger and the records renamed into
+//! place (temp file + rename, no fsync of their own), the derived indexes
+//! updated, and a small **apply mark** appended to the journal (no fsync).
+//!
+//! What a crash leaves, and what puts it right:
+//!
+//! - **A process killed mid-commit** (the page cache survives): before the
+//!   entry's fsync returned, nothing was applied and the caller got no
+//!   answer; the torn or unmarked entry is dropped, or, if complete, redone.
+//!   Every write transaction looks at the journal's last line first
+//!   ([`recover_last`]): a complete entry without its apply mark is applied
+//!   again (idempotent), and the work index is rebuilt.
+//! - **Power loss** (unsynced writes lost, in any order): the journal's
+//!   header names the boot it was written in; a store opened in another
+//!   boot replays every entry in order ([`recover_after_boot`]), rebuilds
+//!   the indexes and checkpoints. A record whose file is newer than the
+//!   entry (written after it, by a later entry or another tool) is not put
+//!   back; a message whose seq the ledger already holds is not appended
+//!   twice.
+//! - **Bounded**: past [`CHECKPOINT_BYTES`] the journal is checkpointed:
+//!   the file system is synced (everything it describes is then durable
+//!   on its own) and the journal emptied.
+//!
+//! The reference reads the record files directly: they are current as soon
+//! as a call returns.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::fs::{self, Durability};
+use crate::store::{Layout, ReadTxn, WriteTxn};
+
+/// Past this size the journal is checkpointed and emptied.
+pub const CHECKPOINT_BYTES: u64 = 1 << 20;
+
+/// A record to put: its path relative to the store, and its bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Put {
+    pub path: String,
+    pub text: String,
+}
+
+/// One line of the journal.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Line {
+    /// The header: the journal format, and the boot it was written in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
+    /// An entry: its id, when (ns since the epoch), the records and the
+    /// ledger lines it writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u128>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub puts: Vec<Put>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+    /// An apply mark: the entry `applied` is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
+}
+
+/// Where a fault can be injected (the power-loss test's switch): the
+/// process aborts there, the `nth` time it gets there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// The entry is durable, nothing applied.
+    AfterJournal,
+    /// The ledger lines are appended, the records not put.
+    AfterMessages,
+    /// Everything applied, no apply mark.
+    BeforeMark,
+}
+
+impl FaultPoint {
+    pub fn parse(s: &str) -> Option<FaultPoint> {
+        match s {
+            "after_journal" => Some(FaultPoint::AfterJournal),
+            "after_messages" => Some(FaultPoint::AfterMessages),
+            "before_mark" => Some(FaultPoint::BeforeMark),
+            _ => None,
+        }
+    }
+}
+
+/// The entry's effects, in the order they are applied.
+pub(crate) struct Entry {
+    pub tx: String,
+    pub at: u128,
+    pub puts: Vec<(PathBuf, Vec<u8>)>,
+    pub messages: Vec<Vec<u8>>,
+}
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+impl Entry {
+    pub fn new(puts: Vec<(PathBuf, Vec<u8>)>, messages: Vec<Vec<u8>>) -> Entry {
+        Entry {
+            tx: uuid::Uuid::new_v4().simple().to_string(),
+            at: now_ns(),
+            puts,
+            messages,
+        }
+    }
+
+    fn to_line(&self, layout: &Layout) -> Result<Vec<u8>> {
+        let line = Line {
+            tx: Some(self.tx.clone()),
+            at: Some(self.at),
+            puts: self
+                .puts
+                .iter()
+                .map(|(p, b)| Put {
+                    path: layout.relative(p).into_owned(),
+                    text: String::from_utf8_lossy(b).into_owned(),
+                })
+                .collect(),
+            messages: self
+                .messages
+                .iter()
+                .map(|m| String::from_utf8_lossy(m).into_owned())
+                .collect(),
+            ..Line::default()
+        };
+        fs::encode_json(&layout.journal(), &line, false)
+    }
+
+    /// An entry read back; None when it names a path outside the store.
+    fn from_line(layout: &Layout, line: Line) -> Option<Entry> {
+        let puts = line
+            .puts
+            .into_iter()
+            .map(|p| Some((layout.record_path(&p.path)?, p.text.into_bytes())))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Entry {
+            tx: line.tx?,
+            at: line.at.unwrap_or(0),
+            puts,
+            messages: line.messages.into_iter().map(String::into_bytes).collect(),
+        })
+    }
+}
+
+/// Make the entry durable: the call's one fsync.
+pub(crate) fn append_entry(txn: &WriteTxn, entry: &Entry) -> Result<()> {
+    let layout = txn.layout();
+    let bytes = entry.to_line(layout)?;
+    fs::append(&layout.journal(), &bytes, true)
+}
+
+/// Say the entry is applied (no fsync: a lost mark only means a redo).
+pub(crate) fn mark_applied(txn: &WriteTxn, tx: &str) -> Result<()> {
+    let layout = txn.layout();
+    let line = Line {
+        applied: Some(tx.to_string()),
+        ..Line::default()
+    };
+    fs::append(
+        &layout.journal(),
+        &fs::encode_json(&layout.journal(), &line, false)?,
+        false,
+    )
+}
+
+/// The complete lines of the journal and where the complete part ends.
+fn read_lines(layout: &Layout) -> Result<(Vec<Line>, u64, u64)> {
+    let path = layout.journal();
+    let bytes = fs::read_bytes(&path)?.unwrap_or_default();
+    let (lines, _) = crate::fs::jsonl::split(&bytes, 0, 0);
+    let mut out = Vec::new();
+    let mut good_end = 0;
+    for l in &lines {
+        match serde_json::from_slice::<Line>(l.bytes) {
+            Ok(line) => {
+                out.push(line);
+                good_end = l.offset + l.len;
+            }
+            // A damaged line ends the journal: what follows was never
+            // acknowledged (an entry's fsync covers everything before it).
+            Err(_) => break,
+        }
+    }
+    Ok((out, good_end, bytes.len() as u64))
+}
+
+/// The last line of the journal, read from its end (cheap: called by every
+/// write transaction).
+fn last_line(layout: &Layout) -> Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    let path = layout.journal();
+    let f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).at(&path),
+    };
+    let len = f.metadata().at(&path)?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // Apply marks are short; an entry can be long, then read it all.
+    let mut want = len.min(512);
+    loop {
+        let mut buf = vec![0u8; want as usize];
+        f.read_exact_at(&mut buf, len - want).at(&path)?;
+        let body = &buf[..buf.len().saturating_sub(1)];
+        let torn = buf.last() != Some(&b'\n');
+        let tail = if torn { &buf[..] } else { body };
+        if let Some(nl) = tail.iter().rposition(|b| *b == b'\n') {
+            return Ok(Some(buf[nl + 1..].to_vec()));
+        }
+        if want == len {
+            return Ok(Some(buf));
+        }
+        want = (want * 8).min(len);
+    }
+}
+
+/// Before a write transaction does anything: if the last entry was not
+/// applied (its process died mid-commit), apply it now; if it was torn (its
+/// fsync never returned), drop it.
+pub(crate) fn recover_last(txn: &WriteTxn) -> Result<()> {
+    let layout = txn.layout();
+    let Some(last) = last_line(layout)? else {
+        return Ok(());
+    };
+    let complete = last.last() == Some(&b'\n');
+    let parsed = complete
+        .then(|| serde_json::from_slice::<Line>(&last).ok())
+        .flatten();
+    match parsed {
+        Some(l) if l.applied.is_some() || l.journal.is_some() => Ok(()),
+        Some(l) if l.tx.is_some() => {
+            let tx = l.tx.clone().unwrap_or_default();
+            let Some(entry) = Entry::from_line(layout, l) else {
+                return Err(Error::Damaged {
+                    path: "journal.jsonl".into(),
+                    reason: format!("entry {tx} names a path outside the store"),
+                });
+            };
+            tracing::warn!(
+                tx,
+                "the last journal entry was not applied (a writer died); applying it"
+            );
+            apply(txn, &entry, Redo::Yes)?;
+            crate::index::work::mark_stale(txn)?;
+            mark_applied(txn, &entry.tx)
+        }
+        _ => {
+            // Torn or unreadable last line: its fsync never returned, so
+            // its call was never acknowledged. Cut it off, but only when it
+            // is the last line: damage before it is `doctor`'s to report.
+            let (_, good_end, len) = read_lines(layout)?;
+            let path = layout.journal();
+            let rest = fs::read_bytes(&path)?.unwrap_or_default();
+            let tail = rest.get(good_end as usize..len as usize).unwrap_or(&[]);
+            let inner_newline = tail
+                .iter()
+                .take(tail.len().saturating_sub(1))
+                .any(|b| *b == b'\n');
+            if inner_newline {
+                tracing::warn!("the journal is damaged before its end; run `codenator doctor`");
+                return Ok(());
+            }
+            tracing::warn!("dropping a torn journal entry (its call never returned)");
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .at(&path)?;
+            f.set_len(good_end).at(&path)?;
+            Ok(())
+        }
+    }
+}
+
+/// Is this a redo (the effects may already be there)?
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Redo {
+    No,
+    Yes,
+}
+
+/// Apply an entry: ledger lines, then records. On a redo, a record whose
+/// file is newer than the entry is left alone and a message the ledger
+/// already holds is not appended again.
+pub(crate) fn apply(txn: &WriteTxn, entry: &Entry, redo: Redo) -> Result<()> {
+    crate::index::inbox::append_lines(txn, &entry.messages, redo == Redo::Yes)?;
+    txn.fault(FaultPoint::AfterMessages);
+    for (path, bytes) in &entry.puts {
+        if redo == Redo::Yes && fs::mtime_ns(path) > entry.at {
+            continue;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        fs::write_atomic(path, bytes, Durability::Journaled)?;
+    }
+    Ok(())
+}
+
+/// Checkpoint when the journal has grown past [`CHECKPOINT_BYTES`].
+pub(crate) fn maybe_checkpoint(txn: &WriteTxn) -> Result<()> {
+    let len = std::fs::metadata(txn.layout().journal()).map_or(0, |m| m.len());
+    if len > CHECKPOINT_BYTES {
+        checkpoint(txn)?;
+    }
+    Ok(())
+}
+
+/// Sync everything the journal describes, then start an empty journal for
+/// this boot. Crash invariant: the sync comes first, so emptying the
+/// journal never drops an effect that is not durable elsewhere.
+pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
+    let layout = txn.layout();
+    let (lines, _, _) = read_lines(layout)?;
+    let files: Vec<PathBuf> = lines
+        .into_iter()
+        .flat_map(|l| l.puts)
+        .filter_map(|p| layout.record_path(&p.path))
+        .chain([layout.ledger()])
+        .collect();
+    fs::sync_everything(layout.dir(), &files)?;
+    start(txn)
+}
+
+/// A new, empty journal whose header names this boot (durable: it is what
+/// tells a later boot whether to replay).
+fn start(txn: &WriteTxn) -> Result<()> {
+    let layout = txn.layout();
+    let header = Line {
+        journal: Some(1),
+        boot: Some(txn.store().boot_id().unwrap_or("").to_string()),
+        ..Line::default()
+    };
+    // One line, like every line of the journal.
+    let bytes = fs::encode_json(&layout.journal(), &header, false)?;
+    fs::write_atomic(&layout.journal(), &bytes, Durability::Durable)
+}
+
+/// At open: if the journal was written in another boot (a power loss or a
+/// reboot happened since), replay it, rebuild the indexes and checkpoint;
+/// a store without a journal gets one. Without a known boot id nothing is
+/// replayed (there is no telling a reboot from another process's work).
+pub(crate) fn recover_after_boot(txn: &WriteTxn) -> Result<()> {
+    let layout = txn.layout();
+    if !layout.journal().exists() {
+        return start(txn);
+    }
+    let Some(boot) = txn.store().boot_id() else {
+        return Ok(());
+    };
+    let (lines, _, _) = read_lines(layout)?;
+    let written_in = lines
+        .first()
+        .and_then(|l| l.boot.clone())
+        .unwrap_or_default();
+    if written_in == boot {
+        return Ok(());
+    }
+    let entries: Vec<Entry> = lines
+        .into_iter()
+        .filter(|l| l.tx.is_some())
+        .filter_map(|l| Entry::from_line(layout, l))
+        .collect();
+    if !entries.is_empty() {
+        tracing::warn!(
+            entries = entries.len(),
+            "the journal was written before a restart of the machine; replaying it"
+        );
+        crate::index::inbox::reset(txn)?;
+        for e in &entries {
+            apply(txn, e, Redo::Yes)?;
+        }
+        crate::index::work::mark_stale(txn)?;
+    }
+    checkpoint(txn)
+}
+
+/// For `doctor`: the journal's entries that have no apply mark, and
+/// whether its end is torn.
+pub fn unapplied(txn: &ReadTxn) -> Result<(Vec<String>, bool)> {
+    let layout = txn.layout();
+    let (lines, good_end, len) = read_lines(layout)?;
+    let mut open: Vec<String> = Vec::new();
+    for l in lines {
+        if let Some(tx) = l.tx {
+            open.push(tx);
+        } else if let Some(a) = l.applied {
+            open.retain(|t| *t != a);
+        }
+    }
+    Ok((open, good_end != len))
+}
+
+/// Path helper for messages naming the journal.
+pub fn file_name() -> &'static str {
+    "journal.jsonl"
+}
+
+impl Layout {
+    /// A record path named in a journal entry, when it is one codenator
+    /// writes (no `..`, no absolute path, a record directory or file).
+    pub fn record_path(&self, rel: &str) -> Option<PathBuf> {
+        let p = Path::new(rel);
+        let ok = p
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+            && matches!(
+                p.components().next().and_then(|c| c.as_os_str().to_str()),
+                Some(
+                    "registry.json"
+                        | "tasks"
+                        | "cursors"
+                        | "heartbeat"
+                        | "board"
+                        | "reports"
+                        | "wake"
+                        | "watchdog"
+                        | "legacy"
+                )
+            );
+        ok.then(|| self.dir().join(p))
+    }
+}
