@@ -64,6 +64,8 @@ impl Server {
                 .arg("--agent")
                 .arg(agent);
             c.env("RUST_LOG", "warn");
+            // Ours puts each call's fsyncs and server time in `_meta`.
+            c.env("CODENATOR_CALL_STATS", "1");
         })
     }
 
@@ -72,7 +74,7 @@ impl Server {
     }
 }
 
-use super::mcp_client::{self, Client, call};
+use super::mcp_client::{self, CallStats, Client, call, call_with_stats};
 
 /// Percentiles of a sample, in microseconds.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -123,11 +125,41 @@ fn fsync_floor(dir: &Path, n: usize) -> anyhow::Result<Pcts> {
 const SLOTS: usize = 10;
 const TASKS: usize = 1000;
 
-/// Seed a store the way a busy day leaves it: 10 workers, 1,000 tasks
-/// (most integrated, some reported, active, blocked and queued per slot)
-/// and `messages` ledger lines. Written in the reference's file format,
-/// which both servers read; codenator indexes it on start.
-fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
+/// The tasks a seeded store holds.
+#[derive(Clone, Copy, Debug)]
+enum Mix {
+    /// 1,000 tasks the way a busy day leaves them: most integrated, some
+    /// reported, active, blocked and queued per slot.
+    Day,
+    /// This many open tasks: per slot one active, one blocked, one
+    /// reported, the rest queued.
+    Open(usize),
+}
+
+impl Mix {
+    fn tasks(self) -> usize {
+        match self {
+            Mix::Day => TASKS,
+            Mix::Open(n) => n,
+        }
+    }
+
+    /// The status of the `k`th task of a slot.
+    fn status(self, k: usize) -> &'static str {
+        match (self, k) {
+            (Mix::Day, 0..=87) => "integrated",
+            (Mix::Day, 88..=89) | (Mix::Open(_), 2) => "reported",
+            (Mix::Day, 90) | (Mix::Open(_), 0) => "active",
+            (Mix::Day, 91) | (Mix::Open(_), 1) => "blocked",
+            _ => "queued",
+        }
+    }
+}
+
+/// Seed a store: 10 workers, the tasks of `mix` and `messages` ledger
+/// lines. Written in the reference's file format, which both servers read;
+/// codenator indexes it on start.
+fn seed(root: &Path, messages: usize, mix: Mix) -> anyhow::Result<()> {
     let layout = ledger::store::Layout::new(root.join(ledger::store::STORE_DIR));
     for d in layout.subdirs() {
         fs::create_dir_all(d)?;
@@ -156,18 +188,12 @@ fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
         lines.push_str(&line.to_string());
         lines.push('\n');
     };
-    for i in 0..TASKS {
+    for i in 0..mix.tasks() {
         let slot = format!("session-{:02}", i % SLOTS + 1);
         let k = i / SLOTS;
-        let status = match k {
-            0..=87 => "integrated",
-            88..=89 => "reported",
-            90 => "active",
-            91 => "blocked",
-            _ => "queued",
-        };
-        let id = format!("bench-task-{i:04}");
-        let commit = (k < 90).then(|| format!("{:040x}", i + 1));
+        let status = mix.status(k);
+        let id = format!("bench-task-{i:05}");
+        let commit = matches!(status, "integrated" | "reported").then(|| format!("{:040x}", i + 1));
         let task = json!({"version": 2, "task_id": id, "slot": slot, "title": format!("Bench task {i}"),
             "subject": format!("Bench task {i}"), "status": status, "project": "bench", "branch": slot,
             "worktree": format!("/tmp/bench-wt/{slot}"), "message": "Do the thing, then report.",
@@ -182,7 +208,7 @@ fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
         )?;
         // Assignments take at most half of the ledger, so that the latest
         // lines (what inboxes hold unread) look alike at every size.
-        if seq < (messages / 2).min(TASKS) {
+        if seq < (messages / 2).min(mix.tasks()) {
             seq += 1;
             push(
                 json!({"seq": seq, "id": format!("msg_a{seq:015}"), "type": "task.assign", "from": "coordinator",
@@ -223,24 +249,127 @@ fn seed(root: &Path, messages: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `n` timed calls (after 3 untimed): the round trip's percentiles, the
+/// server's own p50 (when it says) and the answer's size.
 async fn time_calls(
     client: &Client,
     tool: &str,
     args: &Value,
     n: usize,
-) -> anyhow::Result<(Pcts, usize)> {
+) -> anyhow::Result<(Pcts, Option<f64>, usize)> {
     for _ in 0..3 {
         call(client, tool, args).await?;
     }
     let mut v = Vec::with_capacity(n);
+    let mut server = Vec::with_capacity(n);
     let mut bytes = 0;
     for _ in 0..n {
         let t = Instant::now();
-        let r = call(client, tool, args).await?;
+        let (r, stats) = call_with_stats(client, tool, args).await?;
         v.push(t.elapsed());
+        server.extend(stats.micros.map(Duration::from_micros));
         bytes = r.to_string().len();
     }
-    Ok((pcts(v), bytes))
+    let server_p50 = (!server.is_empty()).then(|| pcts(server).p50);
+    Ok((pcts(v), server_p50, bytes))
+}
+
+/// One write tool's figures.
+#[derive(Debug, Default, serde::Serialize)]
+struct WriteRow {
+    tool: String,
+    client: Pcts,
+    /// The server's own p50 (None from a server that does not say).
+    server_p50: Option<f64>,
+    /// fsyncs per call as the server counted them.
+    fsyncs: Option<f64>,
+}
+
+#[derive(Default)]
+struct Sample {
+    client: Vec<Duration>,
+    server: Vec<Duration>,
+    fsyncs: Vec<u64>,
+}
+
+impl Sample {
+    fn add(&mut self, t: Duration, stats: CallStats) {
+        self.client.push(t);
+        self.server.extend(stats.micros.map(Duration::from_micros));
+        self.fsyncs.extend(stats.fsyncs);
+    }
+}
+
+/// `n` rounds of the work cycle, each write tool once per round, in the
+/// order a task lives it: the coordinator creates a task for session-01;
+/// the worker claims its next one (the oldest queued), notes progress,
+/// reports a commit for it, beats, and writes to the coordinator.
+async fn write_rounds(coord: &Client, worker: &Client, n: usize) -> anyhow::Result<Vec<WriteRow>> {
+    const TOOLS: [&str; 6] = [
+        "create_task",
+        "claim_next_task",
+        "update_task",
+        "report_commit",
+        "record_heartbeat",
+        "send_message",
+    ];
+    let mut samples: Vec<Sample> = TOOLS.iter().map(|_| Sample::default()).collect();
+    let tag = ledger::model::message::new_id("b");
+    for i in 0..n {
+        let timed = async |c: &Client, k: usize, args: Value, s: &mut Vec<Sample>| {
+            let t = Instant::now();
+            let (r, stats) = call_with_stats(c, TOOLS[k], &args).await?;
+            s[k].add(t.elapsed(), stats);
+            anyhow::Ok(r)
+        };
+        timed(
+            coord,
+            0,
+            json!({"slot": "session-01", "task_id": format!("{tag}-{i}"),
+            "title": "bench", "message": "bench"}),
+            &mut samples,
+        )
+        .await?;
+        let claimed = timed(worker, 1, json!({"slot": "session-01"}), &mut samples).await?;
+        let id = claimed["task"]["task_id"]
+            .as_str()
+            .context("claim_next_task claimed nothing")?
+            .to_string();
+        timed(
+            worker,
+            2,
+            json!({"task_id": id, "visible_progress_summary": format!("step {i}")}),
+            &mut samples,
+        )
+        .await?;
+        timed(worker, 3, json!({"slot": "session-01", "task_id": id, "sha": format!("{:040x}", 0xbe00_0000u64 + i as u64),
+            "branch": "session-01", "subject": format!("bench {i}"), "changed": []}), &mut samples).await?;
+        timed(
+            worker,
+            4,
+            json!({"slot": "session-01", "status": "ok"}),
+            &mut samples,
+        )
+        .await?;
+        timed(
+            worker,
+            5,
+            json!({"to": "coordinator", "message": format!("bench {i}")}),
+            &mut samples,
+        )
+        .await?;
+    }
+    Ok(TOOLS
+        .iter()
+        .zip(samples)
+        .map(|(tool, s)| WriteRow {
+            tool: tool.to_string(),
+            fsyncs: (!s.fsyncs.is_empty())
+                .then(|| s.fsyncs.iter().sum::<u64>() as f64 / s.fsyncs.len() as f64),
+            server_p50: (!s.server.is_empty()).then(|| pcts(s.server).p50),
+            client: pcts(s.client),
+        })
+        .collect())
 }
 
 fn read_calls() -> Vec<(&'static str, &'static str, Value)> {
@@ -270,9 +399,14 @@ struct Report {
     server: String,
     cold_start: Pcts,
     idle_rss_kb: Option<u64>,
-    reads: Vec<(String, Pcts, usize)>,
-    writes: Vec<(String, Pcts)>,
+    /// MCP `ping` round trips: the transport floor.
+    ping: Pcts,
+    /// Per read tool: round trip, the server's own p50, answer bytes.
+    reads: Vec<(String, Pcts, Option<f64>, usize)>,
+    writes: Vec<WriteRow>,
     growth: Vec<(usize, Vec<(String, f64)>)>,
+    /// Write p50 per tool at each number of open tasks.
+    write_growth: Vec<(usize, Vec<(String, f64)>)>,
     contention: Vec<(usize, usize, f64, bool)>,
 }
 
@@ -300,40 +434,21 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
 
     // Latencies on 1,000 tasks and 5,000 messages.
     let root = base.join(format!("{}-5k", server.name()));
-    seed(&root, 5000)?;
+    seed(&root, 5000, Mix::Day)?;
     let coord = server.connect(&root, "coordinator").await?.0;
     let worker = server.connect(&root, "session-01").await?.0;
-    for (tool, _, args) in read_calls() {
-        let (p, bytes) = time_calls(&coord, tool, &args, n).await?;
-        rep.reads.push((tool.into(), p, bytes));
-    }
-    let mut sends = Vec::new();
-    for i in 0..n {
-        let t = Instant::now();
-        call(
-            &worker,
-            "send_message",
-            &json!({"to": "coordinator", "message": format!("bench {i}")}),
-        )
-        .await?;
-        sends.push(t.elapsed());
-    }
-    rep.writes.push(("send_message".into(), pcts(sends)));
-    let mut creates = Vec::new();
-    let tag = ledger::model::message::new_id("b");
-    for i in 0..n {
-        let t = Instant::now();
-        call(&coord, "create_task", &json!({"slot": "session-01", "task_id": format!("{tag}-{i}"), "title": "bench", "message": "bench"})).await?;
-        creates.push(t.elapsed());
-    }
-    rep.writes.push(("create_task".into(), pcts(creates)));
-    let mut claims = Vec::new();
+    let mut pings = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        call(&worker, "claim_next_task", &json!({"slot": "session-01"})).await?;
-        claims.push(t.elapsed());
+        mcp_client::ping(&coord).await?;
+        pings.push(t.elapsed());
     }
-    rep.writes.push(("claim_next_task".into(), pcts(claims)));
+    rep.ping = pcts(pings);
+    for (tool, _, args) in read_calls() {
+        let (p, server_p50, bytes) = time_calls(&coord, tool, &args, n).await?;
+        rep.reads.push((tool.into(), p, server_p50, bytes));
+    }
+    rep.writes = write_rounds(&coord, &worker, n).await?;
     let _ = coord.cancel().await;
     let _ = worker.cancel().await;
 
@@ -345,7 +460,7 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
     };
     for &m in sizes {
         let root = base.join(format!("{}-{m}", server.name()));
-        seed(&root, m)?;
+        seed(&root, m, Mix::Day)?;
         let coord = server.connect(&root, "coordinator").await?.0;
         let mut row = Vec::new();
         for (tool, _, args) in read_calls() {
@@ -361,6 +476,22 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
         }
         rep.growth.push((m, row));
         let _ = coord.cancel().await;
+    }
+
+    // Write latency as open work grows: the same rounds at 100, 1,000
+    // and 10,000 open tasks.
+    for open in [100usize, 1_000, 10_000] {
+        let root = base.join(format!("{}-open-{open}", server.name()));
+        seed(&root, 5000, Mix::Open(open))?;
+        let coord = server.connect(&root, "coordinator").await?.0;
+        let worker = server.connect(&root, "session-01").await?.0;
+        let rows = write_rounds(&coord, &worker, n).await?;
+        rep.write_growth.push((
+            open,
+            rows.into_iter().map(|w| (w.tool, w.client.p50)).collect(),
+        ));
+        let _ = coord.cancel().await;
+        let _ = worker.cancel().await;
     }
 
     // Contention: P processes each sending K messages at once.
@@ -464,9 +595,11 @@ fn print_markdown(
         .unwrap_or(0);
     let mode = if args.quick { "quick" } else { "full" };
     say!(
-        "codenator bench ({mode} run, {cores} cores); fsync floor (append + fdatasync): p50 {}, p95 {}\n",
+        "codenator bench ({mode} run, {cores} cores); fsync floor (append + fdatasync): p50 {}, p95 {}; \
+         transport floor (MCP ping): p50 {}\n",
         us(floor.p50),
-        us(floor.p95)
+        us(floor.p95),
+        us(ours.ping.p50)
     );
     let vs = |a: f64, b: Option<f64>| {
         b.map(|b| format!("{} ({:.0}x)", us(b), b / a))
@@ -481,28 +614,37 @@ fn print_markdown(
         us(ours.cold_start.p99),
         vs(ours.cold_start.p50, reference.map(|r| r.cold_start.p50))
     );
-    for (i, (tool, p, bytes)) in ours.reads.iter().enumerate() {
+    let server = |p: Option<f64>| p.map(|p| format!("server {}; ", us(p))).unwrap_or_default();
+    for (i, (tool, p, srv, bytes)) in ours.reads.iter().enumerate() {
         let r = reference.map(|r| r.reads[i].1.p50);
         let rb = reference
-            .map(|r| format!(", reference {} B", r.reads[i].2))
+            .map(|r| format!(", reference {} B", r.reads[i].3))
             .unwrap_or_default();
         say!(
-            "| `{tool}` (1,000 tasks, 5,000 messages) | {} | {} | {} | {} | answer {bytes} B{rb} |",
-            us(p.p50),
-            us(p.p95),
-            us(p.p99),
-            vs(p.p50, r)
-        );
-    }
-    for (i, (tool, p)) in ours.writes.iter().enumerate() {
-        let r = reference.map(|r| r.writes[i].1.p50);
-        say!(
-            "| `{tool}` | {} | {} | {} | {} | {:.1}x the fsync floor |",
+            "| `{tool}` (1,000 tasks, 5,000 messages) | {} | {} | {} | {} | {}ping + {}; answer {bytes} B{rb} |",
             us(p.p50),
             us(p.p95),
             us(p.p99),
             vs(p.p50, r),
-            p.p50 / floor.p50.max(1.0)
+            server(*srv),
+            us((p.p50 - ours.ping.p50).max(0.0))
+        );
+    }
+    for (i, w) in ours.writes.iter().enumerate() {
+        let r = reference.map(|r| r.writes[i].client.p50);
+        let fsyncs = w
+            .fsyncs
+            .map(|f| format!("{f:.2} fsyncs/call; "))
+            .unwrap_or_default();
+        say!(
+            "| `{}` (1,000 tasks) | {} | {} | {} | {} | {}{fsyncs}ping + {:.1} fsync floors |",
+            w.tool,
+            us(w.client.p50),
+            us(w.client.p95),
+            us(w.client.p99),
+            vs(w.client.p50, r),
+            server(w.server_p50),
+            (w.client.p50 - ours.ping.p50).max(0.0) / floor.p50.max(1.0)
         );
     }
     say!(
@@ -560,6 +702,30 @@ fn print_markdown(
             worst.0,
             worst.1
         );
+    }
+
+    say!("\nWrite p50 as open work grows (5,000 messages):\n");
+    let opens: Vec<usize> = ours.write_growth.iter().map(|(o, _)| *o).collect();
+    say!(
+        "| tool | {} | {} vs {} |",
+        opens
+            .iter()
+            .map(|o| format!("{o} open tasks"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        opens.last().unwrap_or(&0),
+        opens.first().unwrap_or(&0)
+    );
+    say!("|---|{}---|", "---|".repeat(opens.len()));
+    if let Some((_, first)) = ours.write_growth.first() {
+        for (j, (tool, _)) in first.iter().enumerate() {
+            let cells: Vec<f64> = ours.write_growth.iter().map(|(_, row)| row[j].1).collect();
+            say!(
+                "| `{tool}` | {} | {:.2}x |",
+                cells.iter().map(|c| us(*c)).collect::<Vec<_>>().join(" | "),
+                cells.last().unwrap_or(&0.0) / cells.first().unwrap_or(&1.0).max(1.0)
+            );
+        }
     }
 
     say!("\nConcurrent writer processes, each sending messages as fast as it can:\n");

@@ -23,11 +23,38 @@ pub async fn connect(cmd: tokio::process::Command) -> anyhow::Result<(Client, Op
 /// Call a tool; its JSON answer (structured content, else the text), or an
 /// error carrying the refusal.
 pub async fn call(client: &Client, tool: &str, args: &Value) -> anyhow::Result<Value> {
+    Ok(call_with_stats(client, tool, args).await?.0)
+}
+
+/// What a server started with `CODENATOR_CALL_STATS=1` says a call cost
+/// it (None from a server that does not say).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallStats {
+    pub fsyncs: Option<u64>,
+    pub micros: Option<u64>,
+}
+
+/// [`call`], with the server's own account of the call.
+pub async fn call_with_stats(
+    client: &Client,
+    tool: &str,
+    args: &Value,
+) -> anyhow::Result<(Value, CallStats)> {
     let mut p = CallToolRequestParams::new(tool.to_string());
     if let Value::Object(m) = args {
         p = p.with_arguments(m.clone());
     }
     let res = client.call_tool(p).await?;
+    let stat = |k: &str| {
+        res.meta
+            .as_ref()
+            .and_then(|m| m.0.get(k))
+            .and_then(Value::as_u64)
+    };
+    let stats = CallStats {
+        fsyncs: stat("codenator/fsyncs"),
+        micros: stat("codenator/micros"),
+    };
     let body = res.structured_content.clone().unwrap_or_else(|| {
         res.content
             .first()
@@ -42,5 +69,15 @@ pub async fn call(client: &Client, tool: &str, args: &Value) -> anyhow::Result<V
             .unwrap_or_else(|| format!("{:?}", res.content));
         bail!("{tool} was refused: {why}");
     }
-    Ok(body)
+    Ok((body, stats))
+}
+
+/// One MCP `ping` round trip: the transport's floor under every call.
+pub async fn ping(client: &Client) -> anyhow::Result<()> {
+    client
+        .send_request(rmcp::model::ClientRequest::PingRequest(
+            rmcp::model::PingRequest::default(),
+        ))
+        .await?;
+    Ok(())
 }

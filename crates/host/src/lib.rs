@@ -42,6 +42,13 @@ pub fn cwd() -> std::io::Result<PathBuf> {
 /// `after_journal:3`: abort there) and `CODENATOR_POWER_LOG` (record what a
 /// power loss would take back). `CODENATOR_BOOT_ID` stands in for the boot
 /// id (tests simulate a reboot with it).
+/// Should the MCP server put each call's own cost in the answer's `_meta`
+/// (`codenator/fsyncs`, `codenator/micros`)? `CODENATOR_CALL_STATS=1`:
+/// what `codenator bench` reads to count fsyncs per call.
+pub fn call_stats() -> bool {
+    std::env::var("CODENATOR_CALL_STATS").is_ok_and(|v| v == "1")
+}
+
 pub fn store_options() -> ledger::store::Options {
     let boot_id = std::env::var("CODENATOR_BOOT_ID")
         .ok()

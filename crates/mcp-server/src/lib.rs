@@ -89,6 +89,9 @@ list_tasks finds tasks. Every answer is JSON; errors name the rule that refused 
 pub struct CodenatorServer {
     store: Store,
     agent: Option<SlotId>,
+    /// Put each call's fsyncs and server-side time in its `_meta` (see
+    /// [`host::call_stats`]).
+    call_stats: bool,
     tool_router: ToolRouter<Self>,
 }
 
@@ -131,6 +134,7 @@ impl CodenatorServer {
         Ok(Self {
             store,
             agent: config.agent.clone(),
+            call_stats: host::call_stats(),
             tool_router: Self::tool_router(),
         })
     }
@@ -156,17 +160,27 @@ impl CodenatorServer {
         let agent = self.agent.clone();
         let thread = thread_of(&meta);
         let started = std::time::Instant::now();
+        // The op runs on one blocking thread: its fsyncs are that thread's.
         let joined = tokio::task::spawn_blocking(move || {
-            let caller =
-                store.resolve_caller(agent.as_ref(), thread.as_deref(), registering.as_deref())?;
-            let ctx = Ctx {
-                caller,
-                thread_id: thread,
+            let before = ledger::fs::thread_fsync_count();
+            let run = || {
+                let caller = store.resolve_caller(
+                    agent.as_ref(),
+                    thread.as_deref(),
+                    registering.as_deref(),
+                )?;
+                let ctx = Ctx {
+                    caller,
+                    thread_id: thread,
+                };
+                op(&store, &ctx)
             };
-            op(&store, &ctx)
+            let out = run();
+            (out, ledger::fs::thread_fsync_count() - before)
         })
         .await;
-        let result = match joined {
+        let fsyncs = joined.as_ref().map_or(0, |(_, n)| *n);
+        let mut result = match joined.map(|(out, _)| out) {
             Ok(Ok(v)) => match serde_json::to_value(v) {
                 Ok(v) => CallToolResult::structured(v),
                 Err(e) => {
@@ -188,7 +202,14 @@ impl CodenatorServer {
                 ));
             }
         };
-        tracing::debug!(tool, micros = started.elapsed().as_micros() as u64, "call");
+        let micros = started.elapsed().as_micros() as u64;
+        tracing::debug!(tool, micros, fsyncs, "call");
+        if self.call_stats {
+            let mut meta = rmcp::model::MetaObject::new();
+            meta.0.insert("codenator/fsyncs".into(), json!(fsyncs));
+            meta.0.insert("codenator/micros".into(), json!(micros));
+            result.meta = Some(meta);
+        }
         Ok(result)
     }
 }

@@ -38,14 +38,29 @@ pub enum Durability {
 
 static FSYNCS: AtomicU64 = AtomicU64::new(0);
 
-/// fsyncs (and fdatasyncs) this process has made.
+thread_local! {
+    static THREAD_FSYNCS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// fsyncs (and fdatasyncs, syncfs calls) this process has made.
 pub fn fsync_count() -> u64 {
     FSYNCS.load(Ordering::Relaxed)
 }
 
+/// fsyncs made on the calling thread: a call's own count, when the call
+/// runs on one thread while others run theirs (the MCP server's tools).
+pub fn thread_fsync_count() -> u64 {
+    THREAD_FSYNCS.with(|c| c.get())
+}
+
+fn count_fsync() {
+    FSYNCS.fetch_add(1, Ordering::Relaxed);
+    THREAD_FSYNCS.with(|c| c.set(c.get() + 1));
+}
+
 /// fdatasync a file we wrote, counted.
 pub fn sync_data(f: &File, path: &Path) -> Result<()> {
-    FSYNCS.fetch_add(1, Ordering::Relaxed);
+    count_fsync();
     f.sync_data().at(path)?;
     power::synced(path);
     Ok(())
@@ -53,7 +68,7 @@ pub fn sync_data(f: &File, path: &Path) -> Result<()> {
 
 /// fsync a directory so a rename or a new entry in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    FSYNCS.fetch_add(1, Ordering::Relaxed);
+    count_fsync();
     File::open(dir).at(dir)?.sync_all().at(dir)?;
     power::synced(dir);
     Ok(())
@@ -62,7 +77,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// Flush every file of the file system holding `dir` (syncfs(2) on Linux;
 /// elsewhere the listed files and their directories, one fsync each).
 pub fn sync_everything(dir: &Path, files: &[std::path::PathBuf]) -> Result<()> {
-    FSYNCS.fetch_add(1, Ordering::Relaxed);
+    count_fsync();
     #[cfg(target_os = "linux")]
     {
         let _ = files;

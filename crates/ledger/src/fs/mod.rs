@@ -15,6 +15,6 @@ pub mod power;
 
 pub use atomic::{
     Durability, append, encode_json, fsync_count, mtime_ns, overwrite_page, parse_json, read_bytes,
-    read_json, sync_data, sync_dir, sync_everything, write_atomic, write_json,
+    read_json, sync_data, sync_dir, sync_everything, thread_fsync_count, write_atomic, write_json,
 };
 pub use lock::{FileLock, LockMode};

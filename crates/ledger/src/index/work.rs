@@ -1,27 +1,36 @@
-//! The work index (`index/work.json`): what makes task files a queue.
+//! The work index: what makes task files a queue.
 //!
 //! A task file is the truth about a task. The work index is derived from
 //! the task and report files: the open tasks (not integrated, done or
-//! cancelled) as compact rows, status counters per milestone and lane, and
-//! the latest closed tasks and reports. It lets every call cost what it
-//! returns instead of a scan of all history, and it is rebuilt from the
-//! files whenever it cannot be trusted:
+//! cancelled) as compact rows with each slot's queue, status counters per
+//! milestone, slot and lane, and the latest closed tasks and reports. It
+//! lets every call cost what it returns instead of a scan of all history.
 //!
-//! - a writer sets `index/work.pending` to 1 before touching a task or
-//!   report file and back to 0 after saving the index (in place, so marking
-//!   costs no file creation); a mark left by a crash forces a rebuild;
-//! - it records the mtimes of `tasks/` and `reports/` after each update, so
-//!   a file added by another tool (the reference CLI) also forces a rebuild.
+//! It is stored as a snapshot (`index/work.json`) plus an append-only log
+//! of row changes (`index/work.log`, whose header names the snapshot it
+//! follows). A write appends its few lines; when the log outgrows the
+//! snapshot the writer folds it into a new one ([`compaction_due`]), so no
+//! write rewrites a file that grows with the open work, and the rewrite is
+//! a constant per write when spread over the writes that grew the log.
 //!
-//! Each process keeps the last index it parsed, keyed by a generation
-//! stamped at the start of the file, so a read parses it only after another
-//! process changed it.
+//! It is rebuilt from the files whenever it cannot be trusted: the mtimes of
+//! `tasks/` and `reports/` recorded after each write differ (a file added
+//! by another tool, the reference CLI), `index/work.pending` holds `1` (set
+//! when a journal entry was redone, whose log lines may be missing or
+//! doubled, or left by an older codenator mid-write), or a log line does
+//! not parse.
+//!
+//! Each process keeps the last index it read, keyed by the snapshot's
+//! generation (stamped at the start of the file) and the log length it has
+//! applied, so a read parses nothing when no one wrote, and only the new
+//! log lines when someone did.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use imbl::{OrdMap, OrdSet, Vector};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -63,6 +72,11 @@ impl TaskRow {
             &self.task_id,
         )
     }
+
+    fn owned_queue_key(&self) -> QueueKey {
+        let (at, seq, id) = self.queue_key();
+        (at.to_string(), seq, id.to_string())
+    }
 }
 
 impl From<&Task> for TaskRow {
@@ -95,6 +109,11 @@ const RECENT_REPORTS: usize = 100;
 pub type Counts = BTreeMap<String, u64>;
 
 /// Derived state over all tasks and reports (`index/work.json`).
+///
+/// Its collections are persistent (structure-sharing) ones: a write
+/// transaction, the process cache and readers each hold their own version,
+/// and taking a version to change costs a pointer copy, not a copy of every
+/// open task. That keeps a write's cost independent of the open work.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct WorkIndex {
     pub version: u32,
@@ -106,29 +125,44 @@ pub struct WorkIndex {
     pub tasks_mtime: u64,
     pub reports_mtime: u64,
     /// Tasks not integrated, done or cancelled.
-    pub open: BTreeMap<String, TaskRow>,
+    pub open: OrdMap<String, TaskRow>,
     /// Tasks per status, over all tasks.
     pub counts: Counts,
     /// Tasks per status for each milestone id.
-    pub by_milestone: BTreeMap<String, Counts>,
+    pub by_milestone: OrdMap<String, Counts>,
     /// Tasks per status for each slot.
     #[serde(default)]
-    pub by_slot: BTreeMap<String, Counts>,
+    pub by_slot: OrdMap<String, Counts>,
     /// Tasks per status for each lane id; tasks without a lane count under
     /// `@slot:<slot>` (they belong to the lane their slot owns).
-    pub by_lane: BTreeMap<String, Counts>,
+    pub by_lane: OrdMap<String, Counts>,
     /// All tasks.
     pub total: u64,
     /// Per slot, the id and status of its most recently changed task (what
     /// the slot last did when nothing is open).
-    pub last_task: BTreeMap<String, (String, TaskStatus)>,
+    pub last_task: OrdMap<String, (String, TaskStatus)>,
     /// Latest closed tasks, oldest first.
-    pub recent_closed: Vec<TaskRow>,
+    pub recent_closed: Vector<TaskRow>,
     /// Latest commit reports, oldest first.
-    pub recent_reports: Vec<ReportSummary>,
+    pub recent_reports: Vector<ReportSummary>,
     /// Task or report files that could not be parsed.
     pub damaged: Vec<String>,
+    /// Each slot's open tasks in queue order: what a claim or a status row
+    /// reads, so that neither walks the other slots' work. Derived from
+    /// `open` (not saved; see [`WorkIndex::parse`]).
+    #[serde(skip)]
+    queues: OrdMap<String, OrdSet<QueueKey>>,
+    /// All open tasks in queue order (derived, like `queues`).
+    #[serde(skip)]
+    queue: OrdSet<QueueKey>,
+    /// The ids of the active tasks (derived): leases are checked over these
+    /// only.
+    #[serde(skip)]
+    active: OrdSet<String>,
 }
+
+/// A task's place in its slot's queue: see [`TaskRow::queue_key`].
+type QueueKey = (String, u64, String);
 
 fn bump(map: &mut Counts, key: &str, delta: i64) {
     let e = map.entry(key.to_string()).or_insert(0);
@@ -189,13 +223,16 @@ impl WorkIndex {
         self.last_task
             .insert(new.slot.clone(), (new.task_id.clone(), new.status.clone()));
         self.recent_closed.retain(|r| r.task_id != new.task_id);
+        if let Some(was) = self.open.remove(&new.task_id) {
+            self.dequeue(&was);
+        }
         if new.status.is_closed() {
-            self.open.remove(&new.task_id);
-            self.recent_closed.push(new);
+            self.recent_closed.push_back(new);
             if self.recent_closed.len() > RECENT_CLOSED {
-                self.recent_closed.remove(0);
+                self.recent_closed.pop_front();
             }
         } else {
+            self.enqueue(&new);
             self.open.insert(new.task_id.clone(), new);
         }
     }
@@ -205,10 +242,45 @@ impl WorkIndex {
     }
 
     fn add_summary(&mut self, summary: ReportSummary) {
-        self.recent_reports.push(summary);
+        self.recent_reports.push_back(summary);
         if self.recent_reports.len() > RECENT_REPORTS {
-            self.recent_reports.remove(0);
+            self.recent_reports.pop_front();
         }
+    }
+
+    /// Put an open row in the queues.
+    fn enqueue(&mut self, row: &TaskRow) {
+        let key = row.owned_queue_key();
+        self.queues
+            .entry(row.slot.clone())
+            .or_default()
+            .insert(key.clone());
+        self.queue.insert(key);
+        if row.status == TaskStatus::Active {
+            self.active.insert(row.task_id.clone());
+        }
+    }
+
+    /// Take an open row out of the queues.
+    fn dequeue(&mut self, row: &TaskRow) {
+        let key = row.owned_queue_key();
+        if let Some(q) = self.queues.get_mut(&row.slot) {
+            q.remove(&key);
+            if q.is_empty() {
+                self.queues.remove(&row.slot);
+            }
+        }
+        self.queue.remove(&key);
+        self.active.remove(&row.task_id);
+    }
+
+    /// An index read from its file, with the queues it does not store.
+    fn parse(bytes: &[u8]) -> Option<WorkIndex> {
+        let mut idx: WorkIndex = serde_json::from_slice(bytes).ok()?;
+        for row in idx.open.values().cloned().collect::<Vec<_>>() {
+            idx.enqueue(&row);
+        }
+        Some(idx)
     }
 
     /// Apply one line of the work log.
@@ -223,18 +295,34 @@ impl WorkIndex {
         }
     }
 
-    /// Open tasks of one slot in queue order.
-    pub fn open_for(&self, slot: &str) -> Vec<&TaskRow> {
-        let mut v: Vec<&TaskRow> = self.open.values().filter(|r| r.slot == slot).collect();
-        v.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
-        v
+    /// Open tasks of one slot in queue order (its queue only: the cost
+    /// does not grow with the other slots' work).
+    pub fn queue_of(&self, slot: &str) -> impl Iterator<Item = &TaskRow> {
+        self.queues
+            .get(slot)
+            .into_iter()
+            .flat_map(|q| q.iter())
+            .filter_map(|(_, _, id)| self.open.get(id))
     }
 
-    /// Open tasks in queue order.
-    pub fn open_sorted(&self) -> Vec<&TaskRow> {
-        let mut v: Vec<&TaskRow> = self.open.values().collect();
-        v.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
-        v
+    /// [`WorkIndex::queue_of`], gathered.
+    pub fn open_for(&self, slot: &str) -> Vec<&TaskRow> {
+        self.queue_of(slot).collect()
+    }
+
+    /// How many tasks are open in the slot's queue.
+    pub fn open_count_for(&self, slot: &str) -> usize {
+        self.queues.get(slot).map_or(0, |q| q.len())
+    }
+
+    /// Open tasks in queue order; walking a page of them costs the page.
+    pub fn open_sorted(&self) -> impl Iterator<Item = &TaskRow> {
+        self.queue.iter().filter_map(|(_, _, id)| self.open.get(id))
+    }
+
+    /// The active tasks (what holds a lease), in id order.
+    pub fn active_rows(&self) -> impl Iterator<Item = &TaskRow> {
+        self.active.iter().filter_map(|id| self.open.get(id))
     }
 
     /// Tasks that count as integrations.
@@ -543,7 +631,7 @@ fn read_cached(layout: &Layout) -> Option<Arc<WorkIndex>> {
                 drop(c);
                 let mut bytes = head[..n].to_vec();
                 f.read_to_end(&mut bytes).ok()?;
-                let idx = Arc::new(serde_json::from_slice::<WorkIndex>(&bytes).ok()?);
+                let idx = Arc::new(WorkIndex::parse(&bytes)?);
                 let start = if follows {
                     log.iter()
                         .position(|b| *b == b'\n')

@@ -473,10 +473,7 @@ impl Store {
         let txn = self.write()?;
         let idx = work::load(&txn)?;
         let mut expired = Vec::new();
-        for row in idx.open_sorted() {
-            if row.status != TaskStatus::Active {
-                continue;
-            }
+        for row in idx.active_rows() {
             let Some(id) = TaskId::stored(&row.task_id) else {
                 continue;
             };

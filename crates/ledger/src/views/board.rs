@@ -45,11 +45,10 @@ impl Store {
         };
 
         // Tasks: open ones in queue order, then the latest closed, newest first.
-        let mut rows: Vec<&TaskRow> = idx.open_sorted();
-        rows.extend(idx.recent_closed.iter().rev());
-        let total_listed = rows.len();
-        let tasks: Vec<TaskSummary> = rows
-            .iter()
+        let total_listed = idx.open.len() + idx.recent_closed.len();
+        let tasks: Vec<TaskSummary> = idx
+            .open_sorted()
+            .chain(idx.recent_closed.iter().rev())
             .take(lim)
             .filter_map(|r| TaskId::stored(&r.task_id))
             .filter_map(|id| records::tasks::load(snap.txn(), &id).ok().flatten())
@@ -57,7 +56,6 @@ impl Store {
             .collect();
         let open_ids = |pred: &dyn Fn(&TaskRow) -> bool| -> Vec<String> {
             idx.open_sorted()
-                .into_iter()
                 .filter(|r| pred(r))
                 .map(|r| r.task_id.clone())
                 .take(lim)

@@ -78,18 +78,22 @@ impl Store {
             .iter()
             .map(|s| snap.slot_row(s, now))
             .collect::<Result<Vec<_>>>()?;
-        let open: Vec<&TaskRow> = snap
-            .idx
-            .open_sorted()
-            .into_iter()
+        let idx = &snap.idx;
+        // The page walks the queue it lists; counts come from the index.
+        let total = match &only {
+            Some(s) => idx.open_count_for(s.as_str()),
+            None => idx.open.len(),
+        };
+        let expired = idx
+            .active_rows()
             .filter(|r| only.as_ref().is_none_or(|s| r.slot == s.as_str()))
-            .collect();
-        let expired = open
-            .iter()
             .filter(|r| snap.lease_expiry(r).is_some_and(|t| t < now))
             .count();
-        let page: Vec<TaskListRow> = open
-            .iter()
+        let listed: Box<dyn Iterator<Item = &TaskRow>> = match &only {
+            Some(s) => Box::new(idx.queue_of(s.as_str())),
+            None => Box::new(idx.open_sorted()),
+        };
+        let page: Vec<TaskListRow> = listed
             .skip(off)
             .take(lim)
             .map(|r| snap.task_row(r, now))
@@ -98,10 +102,10 @@ impl Store {
             registry: snap.reg.header(),
             slots: rows,
             open_tasks: Page {
-                total: open.len(),
+                total,
                 offset: off,
                 returned: page.len(),
-                has_more: off + page.len() < open.len(),
+                has_more: off + page.len() < total,
                 tasks: page,
             },
             task_counts: snap.idx.counts.clone(),

@@ -184,7 +184,6 @@ impl Store {
         let mut rows: Vec<TaskRow> = snap
             .idx
             .open_sorted()
-            .into_iter()
             .filter(|r| filter.row(r))
             .cloned()
             .collect();
