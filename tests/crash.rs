@@ -80,8 +80,9 @@ struct Killable {
     client: Arc<Client>,
 }
 
-async fn spawn_killable(root: &Path, agent: &str) -> Result<Killable> {
+async fn spawn_killable(root: &Path, agent: &str, env: &[(&str, String)]) -> Result<Killable> {
     let mut cmd = server_command(root, Some(agent));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -430,12 +431,47 @@ fn run_doctor(root: &Path, repair: bool) -> Result<(Option<i32>, Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
-    const ROUNDS: u64 = 10;
+    crash_rounds(Mode::Kill9).await
+}
+
+/// Power loss (issue 8's proof): each round one writer also aborts itself at
+/// a random point of a commit (`CODENATOR_FAULT`: after the journal entry is
+/// durable, after its ledger lines, before its apply mark), the others are
+/// SIGKILLed, and then the plug is pulled: every write no fsync covered is
+/// taken back, by the power log the writers kept (`CODENATOR_POWER_LOG`,
+/// [`test_support::power`]). The next servers start in another "boot" and
+/// replay the journal; every acknowledged write must be there and nothing
+/// half-applied visible. Seeded like the kill test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_loss_loses_no_acknowledged_write() -> Result<()> {
+    crash_rounds(Mode::PowerLoss).await
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Writers SIGKILLed, then the derived indexes damaged.
+    Kill9,
+    /// A fault inside a commit, writers SIGKILLed, then the plug pulled.
+    PowerLoss,
+}
+
+/// Where a commit can be cut short (the ledger's `FaultPoint`s).
+const FAULT_POINTS: [&str; 3] = ["after_journal", "after_messages", "before_mark"];
+
+async fn crash_rounds(mode: Mode) -> Result<()> {
+    let rounds: u64 = match mode {
+        Mode::Kill9 => 10,
+        Mode::PowerLoss => 8,
+    };
     let started = Instant::now();
     let (mut rng, seed) = Rng::seeded();
-    eprintln!("crash test seed {seed} (replay with CODENATOR_CRASH_SEED={seed})");
+    eprintln!("{mode:?} test seed {seed} (replay with CODENATOR_CRASH_SEED={seed})");
     let root = temp_root();
     let root = root.path();
+    // The power log lives outside the store (outside the root, too).
+    let power_dir = test_support::temp_dir("codenator-power-");
+    let power_log = power_dir.path().join("power.log");
+    let mut pulled_total = 0usize;
     let acked: Shared = Arc::default();
     let mut received: HashMap<&str, Received> = HashMap::new();
     let mut damage_log = Vec::new();
@@ -455,7 +491,7 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
         let _ = c.cancel().await;
     }
 
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         // Writers: the coordinator creates tasks and writes to both workers;
         // session-01 writes and heartbeats; session-02 writes, heartbeats,
         // claims tasks and reports commits for them. Two loops per process.
@@ -484,8 +520,22 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
         ];
         let mut procs = Vec::new();
         let mut loops = JoinSet::new();
+        let faulty = rng.below(plan.len() as u64) as usize;
+        let fault = format!(
+            "{}:{}",
+            FAULT_POINTS[rng.below(FAULT_POINTS.len() as u64) as usize],
+            1 + rng.below(40)
+        );
         for (tag, (agent, jobs)) in plan.iter().enumerate() {
-            let k = spawn_killable(root, agent).await?;
+            let mut env = Vec::new();
+            if mode == Mode::PowerLoss {
+                env.push(("CODENATOR_BOOT_ID", format!("power-test-r{round}")));
+                env.push(("CODENATOR_POWER_LOG", power_log.display().to_string()));
+                if tag == faulty {
+                    env.push(("CODENATOR_FAULT", fault.clone()));
+                }
+            }
+            let k = spawn_killable(root, agent, &env).await?;
             for (j, job) in jobs.iter().enumerate() {
                 loops.spawn(writer_loop(
                     k.client.clone(),
@@ -499,7 +549,10 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
         }
         let before = lock(&acked).messages.len();
         // Kill each writer at its own random moment.
-        let delays: Vec<u64> = procs.iter().map(|_| 5 + rng.below(400)).collect();
+        // (Under the power log every write waits for its notes' fsyncs:
+        // those writers get longer.)
+        let span = if mode == Mode::PowerLoss { 1000 } else { 400 };
+        let delays: Vec<u64> = procs.iter().map(|_| 5 + rng.below(span)).collect();
         let mut order: Vec<usize> = (0..procs.len()).collect();
         order.sort_by_key(|i| delays[*i]);
         let t0 = Instant::now();
@@ -529,9 +582,22 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
             );
         }
 
+        if mode == Mode::PowerLoss {
+            // Every writer is dead: pull the plug.
+            let pulled = test_support::power::pull_the_plug(&power_log)?;
+
+            pulled_total += pulled.total();
+            damage_log.push(format!(
+                "round {round}: {fault} in {}, the others killed after {delays:?} ms, {written} messages acknowledged, the power loss took back {pulled:?}",
+                plan[faulty].0
+            ));
+            eprintln!("{}", damage_log[damage_log.len() - 1]);
+        }
         // Damage the derived state: each kind alone once (so that none can
         // mask another), then two random kinds per round.
-        let mut kinds = if (round as usize) < DAMAGE.len() {
+        let mut kinds = if mode == Mode::PowerLoss {
+            Vec::new()
+        } else if (round as usize) < DAMAGE.len() {
             vec![round as usize]
         } else {
             vec![
@@ -546,15 +612,17 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
                 torn_appended += 1;
             }
         }
-        damage_log.push(format!(
+        if mode == Mode::Kill9 {
+            damage_log.push(format!(
             "round {round}: killed after {delays:?} ms, {written} messages acknowledged, then: {}",
             kinds
                 .iter()
                 .map(|k| DAMAGE[*k])
-                .collect::<Vec<_>>()
-                .join(" + ")
-        ));
-        eprintln!("{}", damage_log[damage_log.len() - 1]);
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ));
+            eprintln!("{}", damage_log[damage_log.len() - 1]);
+        }
 
         // A fresh server starts and answers. The ledger was damaged on
         // purpose, so the servers of this round warn about the lines they
@@ -865,6 +933,32 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
             read_ledger(root)?.damaged == ledger.damaged,
             "a new write damaged the ledger"
         );
+        // Nothing half-applied: once a writer has run (it finishes a commit
+        // whose process died, and a new boot replays the journal), every
+        // task.assign in the ledger has its task file and every task file
+        // its task.assign.
+        let lines = read_ledger(root)?.lines;
+        let assigned: BTreeSet<String> = lines
+            .iter()
+            .filter(|l| s(l, "type") == "task.assign")
+            .map(|l| s(l, "task_id").to_string())
+            .collect();
+        let mut files = BTreeSet::new();
+        for e in std::fs::read_dir(store_dir(root).join("tasks"))? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name
+                .strip_suffix(".json")
+                .filter(|_| !name.starts_with('.'))
+            {
+                files.insert(id.to_string());
+            }
+        }
+        ensure!(
+            assigned == files,
+            "round {round}: half-applied create_task: task.assign without a task file {:?}, task file without a task.assign {:?}",
+            assigned.difference(&files).collect::<Vec<_>>(),
+            files.difference(&assigned).collect::<Vec<_>>()
+        );
         let _ = coord.cancel().await;
         // After every round, `codenator doctor` answers, and everything it
         // finds is repairable: the kills leave nothing it cannot fix.
@@ -999,7 +1093,7 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
         kinds(&after_check)
     );
     eprintln!(
-        "crash test: {ROUNDS} rounds, {} messages and {} tasks acknowledged, {} claims, {} commit reports ({retried_reports} retried after a kill), {} ledger lines, {} damaged lines before the repair ({torn_appended} torn lines appended), {:?}",
+        "{mode:?} test: {rounds} rounds, {pulled_total} unsynced writes taken back, {} messages and {} tasks acknowledged, {} claims, {} commit reports ({retried_reports} retried after a kill), {} ledger lines, {} damaged lines before the repair ({torn_appended} torn lines appended), {:?}",
         a.messages.len(),
         a.tasks.len(),
         a.claims.len(),
@@ -1011,6 +1105,10 @@ async fn kill_9_loses_no_acknowledged_write() -> Result<()> {
     ensure!(
         a.messages.len() > 50,
         "the writers wrote almost nothing: the test proves little"
+    );
+    ensure!(
+        mode == Mode::Kill9 || pulled_total > 0,
+        "the power loss took nothing back: the test proves little"
     );
     Ok(())
 }

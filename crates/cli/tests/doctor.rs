@@ -120,3 +120,68 @@ fn doctor_finds_and_repairs_damage() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("clean"));
 }
+
+/// The journal: a writer that died after its entry was durable (the
+/// fault switch aborts `codenator send` there), then damage from outside (a
+/// line that does not parse, a torn end). `doctor` names each; `--repair`
+/// applies the entry (its message reaches the ledger and the inbox), keeps
+/// a copy of the damaged journal, and the next check is clean.
+#[test]
+fn doctor_finds_and_repairs_a_damaged_journal() {
+    let w = test_support::World::new();
+    let here = w.root.clone();
+    w.ok(&here, &["init"]);
+    w.ok(&here, &["send", "session-01", "--message", "first"]);
+    let out = w
+        .cmd(&here, &["send", "session-01", "--message", "second"])
+        .env("CODENATOR_FAULT", "after_journal:1")
+        .output()
+        .expect("send");
+    assert_eq!(out.status.code(), None, "the fault aborts the writer");
+    let ledger = fs::read_to_string(w.store().join("messages/ledger.jsonl")).unwrap();
+    assert!(!ledger.contains("second"), "nothing applied yet: {ledger}");
+    let journal = w.store().join("journal.jsonl");
+    let mut j = fs::read(&journal).unwrap();
+    j.extend_from_slice(b"{\"tx\": damaged\n{\"tx\":\"torn");
+    fs::write(&journal, &j).unwrap();
+
+    let check = json(&doctor(&w.root, &["--json"]));
+    let kinds: Vec<&str> = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    for k in ["journal_unapplied", "journal_damaged", "journal_torn"] {
+        assert!(kinds.contains(&k), "doctor misses {k}: {check:#}");
+    }
+
+    let out = doctor(&w.root, &["--repair", "--json"]);
+    let repaired = json(&out);
+    assert!(
+        repaired["repaired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap_or("").contains("redid 1 unapplied entry")),
+        "{repaired:#}"
+    );
+    let copies: Vec<_> = fs::read_dir(w.store())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("journal.damaged-"))
+        .collect();
+    assert_eq!(copies.len(), 1, "one copy of the damaged journal");
+    assert_eq!(fs::read(w.store().join(&copies[0])).unwrap(), j);
+    let after = json(&doctor(&w.root, &["--json"]));
+    assert_eq!(after["findings"], serde_json::json!([]), "{after:#}");
+    let inbox = w.json(&here, &["inbox", "session-01", "--json"]);
+    let texts: Vec<&str> = inbox
+        .as_array()
+        .unwrap_or_else(|| panic!("{inbox:#}"))
+        .iter()
+        .filter_map(|m| m["message"].as_str())
+        .collect();
+    assert_eq!(texts, ["first", "second"], "{inbox:#}");
+}

@@ -35,6 +35,7 @@ mod json;
 mod mcp;
 pub mod mock_model;
 mod paths;
+pub mod power;
 
 pub use cli::{World, cli_command};
 pub use git::{commit_file, git, git_command, repo};

@@ -7,7 +7,9 @@
 //! "pulls the plug": it puts every file back to what it was before its
 //! first write that no fsync covered (see the test-support crate), which is
 //! the worst a power loss can do, and checks that every acknowledged write
-//! is still there after the store reopens.
+//! is still there after the store reopens. A note carries the file's old
+//! modification time too: a power loss takes the metadata back with the
+//! data, and the journal's replay compares a record's mtime with its entry.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -22,9 +24,17 @@ use serde::{Deserialize, Serialize};
 pub enum Note {
     /// `path` is about to be replaced or overwritten; `old` is its content
     /// (hex), None when it did not exist.
-    Replace { path: PathBuf, old: Option<String> },
+    Replace {
+        path: PathBuf,
+        old: Option<String>,
+        mtime_ns: Option<u128>,
+    },
     /// `path` is about to be appended to; it was `len` bytes long.
-    Extend { path: PathBuf, len: u64 },
+    Extend {
+        path: PathBuf,
+        len: u64,
+        mtime_ns: Option<u128>,
+    },
     /// `path` was fsynced: its content up to now is durable.
     Synced { path: PathBuf },
     /// The whole file system was synced (the journal checkpoint).
@@ -42,11 +52,12 @@ pub fn enable(path: &Path) -> std::io::Result<()> {
 
 fn note(n: &Note) {
     let Some(log) = LOG.get() else { return };
-    if let (Ok(mut f), Ok(line)) = (log.lock(), serde_json::to_string(n)) {
-        // The log must survive the kill -9 that follows: each note is
-        // synced before the write it announces.
+    if let (Ok(mut f), Ok(mut line)) = (log.lock(), serde_json::to_string(n)) {
+        // One write per note: several processes append to one log. The log
+        // must survive the kill -9 that follows: each note is synced before
+        // the write it announces.
+        line.push('\n');
         let _ = f.write_all(line.as_bytes());
-        let _ = f.write_all(b"\n");
         let _ = f.sync_data();
     }
 }
@@ -59,11 +70,16 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+fn mtime(path: &Path) -> Option<u128> {
+    std::fs::metadata(path).ok().map(|_| super::mtime_ns(path))
+}
+
 pub(crate) fn before_replace(path: &Path) {
     if on() {
         note(&Note::Replace {
             path: path.to_path_buf(),
             old: std::fs::read(path).ok().map(|b| hex(&b)),
+            mtime_ns: mtime(path),
         });
     }
 }
@@ -73,6 +89,7 @@ pub(crate) fn before_extend(path: &Path) {
         note(&Note::Extend {
             path: path.to_path_buf(),
             len: std::fs::metadata(path).map_or(0, |m| m.len()),
+            mtime_ns: mtime(path),
         });
     }
 }
@@ -89,11 +106,4 @@ pub(crate) fn synced_all() {
     if on() {
         note(&Note::SyncedAll);
     }
-}
-
-/// Decode a `Replace` note's old content.
-pub fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
-        .collect()
 }

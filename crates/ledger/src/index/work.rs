@@ -325,6 +325,13 @@ impl WorkIndex {
         self.active.iter().filter_map(|id| self.open.get(id))
     }
 
+    /// One slot's active tasks: what a heartbeat renews and what makes a
+    /// slot busy, without walking its queue.
+    pub fn active_of<'a>(&'a self, slot: &'a str) -> impl Iterator<Item = &'a TaskRow> + 'a {
+        self.active_rows()
+            .filter(move |r| r.slot == slot && r.status == TaskStatus::Active)
+    }
+
     /// Tasks that count as integrations.
     pub fn integrated_count(&self) -> u64 {
         self.counts.get("integrated").copied().unwrap_or(0)

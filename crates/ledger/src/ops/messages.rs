@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::index::inbox;
 use crate::model::ids::{self, MAX_TEXT_LEN, MAX_TITLE_LEN};
 use crate::model::message::{RESERVED_TYPES, TASK_ASSIGN};
-use crate::model::{Message, Payload, SlotId, TaskStatus};
+use crate::model::{Message, Payload, SlotId};
 use crate::records;
 use crate::store::{Store, WriteTxn};
 use crate::time;
@@ -183,10 +183,7 @@ impl Store {
         let mut claimed = None;
         if cmd.mark && has_assign && ctx.caller.slot() == &cmd.slot && !cmd.slot.is_coordinator() {
             let idx = crate::index::work::load(&txn)?;
-            let busy = idx
-                .open_for(&cmd.slot)
-                .iter()
-                .any(|r| r.status == TaskStatus::Active);
+            let busy = idx.active_of(&cmd.slot).next().is_some();
             if !busy {
                 let c = super::tasks::claim_in(
                     &txn,

@@ -83,7 +83,8 @@ pub(crate) fn claim_in(txn: &WriteTxn, cmd: &ClaimCmd) -> Result<ClaimNextTaskRe
     let idx = work::load(txn)?;
     let mut waiting = Vec::new();
     let mut chosen = None;
-    for row in idx.open_for(&cmd.slot) {
+    // Walk the queue only as far as the first claimable task.
+    for row in idx.queue_of(&cmd.slot) {
         if !row.status.is_claimable() {
             continue;
         }
@@ -98,9 +99,7 @@ pub(crate) fn claim_in(txn: &WriteTxn, cmd: &ClaimCmd) -> Result<ClaimNextTaskRe
         });
     }
     let active: Vec<String> = idx
-        .open_for(&cmd.slot)
-        .iter()
-        .filter(|r| r.status == TaskStatus::Active)
+        .active_of(&cmd.slot)
         .map(|r| r.task_id.clone())
         .collect();
     let nothing = |waiting, active| ClaimNextTaskResponse {
@@ -530,10 +529,10 @@ pub(crate) fn renew_leases(
     hb: &crate::model::Heartbeat,
 ) -> Result<usize> {
     let idx = work::load(txn)?;
+    // The active tasks, not the slot's whole queue: a heartbeat's cost must
+    // not grow with the work queued for the slot.
     let due: Vec<TaskId> = idx
-        .open_for(slot)
-        .into_iter()
-        .filter(|r| r.status == TaskStatus::Active)
+        .active_of(slot)
         .filter(|r| slot_health::renews(hb, slot, r.claimed_run_id.as_deref()))
         .filter_map(|r| TaskId::stored(&r.task_id))
         .collect();

@@ -177,25 +177,54 @@ pub(crate) fn mark_applied(txn: &WriteTxn, tx: &str) -> Result<()> {
     )
 }
 
-/// The complete lines of the journal and where the complete part ends.
-fn read_lines(layout: &Layout) -> Result<(Vec<Line>, u64, u64)> {
+/// The journal as read back.
+struct Read {
+    /// The lines that parse, in order.
+    lines: Vec<Line>,
+    /// Complete lines that do not parse. A crash cannot leave one before
+    /// the end (an entry's fsync covers every byte before it): they are
+    /// damage from outside, skipped, and `doctor`'s to report.
+    damaged: usize,
+    /// Where the last line that parses ends, and the file's length.
+    good_end: u64,
+    len: u64,
+}
+
+fn read_lines(layout: &Layout) -> Result<Read> {
     let path = layout.journal();
     let bytes = fs::read_bytes(&path)?.unwrap_or_default();
     let (lines, _) = crate::fs::jsonl::split(&bytes, 0, 0);
-    let mut out = Vec::new();
-    let mut good_end = 0;
+    let mut out = Read {
+        lines: Vec::new(),
+        damaged: 0,
+        good_end: 0,
+        len: bytes.len() as u64,
+    };
     for l in &lines {
         match serde_json::from_slice::<Line>(l.bytes) {
             Ok(line) => {
-                out.push(line);
-                good_end = l.offset + l.len;
+                out.lines.push(line);
+                out.good_end = l.offset + l.len;
             }
-            // A damaged line ends the journal: what follows was never
-            // acknowledged (an entry's fsync covers everything before it).
-            Err(_) => break,
+            Err(_) => out.damaged += 1,
         }
     }
-    Ok((out, good_end, bytes.len() as u64))
+    Ok(out)
+}
+
+/// The entries without an apply mark, in order.
+fn unapplied_entries(layout: &Layout, lines: Vec<Line>) -> Vec<Entry> {
+    let mut open: Vec<Line> = Vec::new();
+    for l in lines {
+        if l.tx.is_some() {
+            open.push(l);
+        } else if let Some(a) = &l.applied {
+            open.retain(|e| e.tx.as_ref() != Some(a));
+        }
+    }
+    open.into_iter()
+        .filter_map(|l| Entry::from_line(layout, l))
+        .collect()
 }
 
 /// The last line of the journal, read from its end (cheap: called by every
@@ -264,7 +293,7 @@ pub(crate) fn recover_last(txn: &WriteTxn) -> Result<()> {
             // Torn or unreadable last line: its fsync never returned, so
             // its call was never acknowledged. Cut it off, but only when it
             // is the last line: damage before it is `doctor`'s to report.
-            let (_, good_end, len) = read_lines(layout)?;
+            let Read { good_end, len, .. } = read_lines(layout)?;
             let path = layout.journal();
             let rest = fs::read_bytes(&path)?.unwrap_or_default();
             let tail = rest.get(good_end as usize..len as usize).unwrap_or(&[]);
@@ -301,13 +330,41 @@ pub(crate) fn apply(txn: &WriteTxn, entry: &Entry, redo: Redo) -> Result<()> {
     crate::index::inbox::append_lines(txn, &entry.messages, redo == Redo::Yes)?;
     txn.fault(FaultPoint::AfterMessages);
     for (path, bytes) in &entry.puts {
-        if redo == Redo::Yes && fs::mtime_ns(path) > entry.at {
-            continue;
+        put(path, bytes, entry.at, redo)?;
+    }
+    Ok(())
+}
+
+/// Put one record of an entry written at `at`.
+fn put(path: &Path, bytes: &[u8], at: u128, redo: Redo) -> Result<()> {
+    if redo == Redo::Yes && fs::mtime_ns(path) > at {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).at(dir)?;
+    }
+    fs::write_atomic(path, bytes, Durability::Journaled)
+}
+
+/// Redo a run of entries after a power loss: every ledger line in order
+/// (those the ledger holds are skipped by seq), and each record once, as
+/// the last entry that names it left it. Redoing the entries one by one
+/// would be wrong: the first redo of a record makes its file newer than
+/// every later entry, whose version of it would then be skipped.
+fn replay(txn: &WriteTxn, entries: &[Entry]) -> Result<()> {
+    let messages: Vec<Vec<u8>> = entries
+        .iter()
+        .flat_map(|e| e.messages.iter().cloned())
+        .collect();
+    crate::index::inbox::append_lines(txn, &messages, true)?;
+    let mut last: std::collections::BTreeMap<&Path, (&[u8], u128)> = Default::default();
+    for e in entries {
+        for (path, bytes) in &e.puts {
+            last.insert(path, (bytes, e.at));
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).at(dir)?;
-        }
-        fs::write_atomic(path, bytes, Durability::Journaled)?;
+    }
+    for (path, (bytes, at)) in last {
+        put(path, bytes, at, Redo::Yes)?;
     }
     Ok(())
 }
@@ -326,8 +383,8 @@ pub(crate) fn maybe_checkpoint(txn: &WriteTxn) -> Result<()> {
 /// journal never drops an effect that is not durable elsewhere.
 pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
     let layout = txn.layout();
-    let (lines, _, _) = read_lines(layout)?;
-    let files: Vec<PathBuf> = lines
+    let files: Vec<PathBuf> = read_lines(layout)?
+        .lines
         .into_iter()
         .flat_map(|l| l.puts)
         .filter_map(|p| layout.record_path(&p.path))
@@ -363,7 +420,7 @@ pub(crate) fn recover_after_boot(txn: &WriteTxn) -> Result<()> {
     let Some(boot) = txn.store().boot_id() else {
         return Ok(());
     };
-    let (lines, _, _) = read_lines(layout)?;
+    let lines = read_lines(layout)?.lines;
     let written_in = lines
         .first()
         .and_then(|l| l.boot.clone())
@@ -382,28 +439,62 @@ pub(crate) fn recover_after_boot(txn: &WriteTxn) -> Result<()> {
             "the journal was written before a restart of the machine; replaying it"
         );
         crate::index::inbox::reset(txn)?;
-        for e in &entries {
-            apply(txn, e, Redo::Yes)?;
-        }
+        replay(txn, &entries)?;
         crate::index::work::mark_stale(txn)?;
     }
     checkpoint(txn)
 }
 
-/// For `doctor`: the journal's entries that have no apply mark, and
-/// whether its end is torn.
-pub fn unapplied(txn: &ReadTxn) -> Result<(Vec<String>, bool)> {
+/// What `doctor` reports about the journal.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    /// Entries without an apply mark (a writer died mid-commit; the next
+    /// write applies the last one).
+    pub unapplied: Vec<String>,
+    /// Complete lines that do not parse.
+    pub damaged: usize,
+    /// Bytes after the last line that parses (a torn entry, or damage).
+    pub torn_bytes: u64,
+}
+
+pub fn health(txn: &ReadTxn) -> Result<Health> {
     let layout = txn.layout();
-    let (lines, good_end, len) = read_lines(layout)?;
-    let mut open: Vec<String> = Vec::new();
-    for l in lines {
-        if let Some(tx) = l.tx {
-            open.push(tx);
-        } else if let Some(a) = l.applied {
-            open.retain(|t| *t != a);
-        }
+    let r = read_lines(layout)?;
+    Ok(Health {
+        unapplied: unapplied_entries(layout, r.lines)
+            .into_iter()
+            .map(|e| e.tx)
+            .collect(),
+        damaged: r.damaged,
+        torn_bytes: r.len - r.good_end,
+    })
+}
+
+/// `doctor --repair`: redo every entry without an apply mark (as a replay
+/// does: idempotent, records newer than their entry left alone), keep a
+/// copy of a damaged journal beside it, and checkpoint (a new, empty
+/// journal). Returns the number of entries redone.
+///
+/// Crash invariant: the copy is durable before the checkpoint empties the
+/// journal, and the checkpoint syncs everything first.
+pub(crate) fn repair(txn: &WriteTxn) -> Result<usize> {
+    let layout = txn.layout();
+    let r = read_lines(layout)?;
+    if r.damaged > 0 || r.len > r.good_end {
+        let path = layout.journal();
+        let bytes = fs::read_bytes(&path)?.unwrap_or_default();
+        let copy = layout
+            .dir()
+            .join(format!("journal.damaged-{}.jsonl", now_ns()));
+        fs::write_atomic(&copy, &bytes, Durability::Durable)?;
     }
-    Ok((open, good_end != len))
+    let entries = unapplied_entries(layout, r.lines);
+    if !entries.is_empty() {
+        replay(txn, &entries)?;
+        crate::index::work::mark_stale(txn)?;
+    }
+    checkpoint(txn)?;
+    Ok(entries.len())
 }
 
 /// Path helper for messages naming the journal.

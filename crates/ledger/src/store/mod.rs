@@ -102,10 +102,14 @@ impl Store {
         for p in store.layout.subdirs() {
             fs::create_dir_all(&p).at(&p)?;
         }
-        store.transact(|txn| {
-            journal::recover_after_boot(txn)?;
-            crate::records::registry::create_if_missing(txn)
-        })?;
+        // A journal from another boot is replayed first, whole: it holds
+        // the last entry too, and redoing that one alone first would put
+        // its ledger lines where the lines the power loss took belong.
+        let txn = store.lock_for_write()?;
+        journal::recover_after_boot(&txn)?;
+        journal::recover_last(&txn)?;
+        crate::records::registry::create_if_missing(&txn)?;
+        txn.commit()?;
         Ok(store)
     }
 
@@ -147,12 +151,17 @@ impl Store {
     /// A write transaction: the exclusive lock, held until it is dropped.
     /// Everything a mutation changes is re-read inside it.
     pub fn write(&self) -> Result<WriteTxn<'_>> {
-        let txn = WriteTxn::new(ReadTxn::new(
-            self,
-            FileLock::acquire(&self.layout.lock(), LockMode::Exclusive)?,
-        ));
+        let txn = self.lock_for_write()?;
         journal::recover_last(&txn)?;
         Ok(txn)
+    }
+
+    /// The exclusive lock, before any recovery.
+    fn lock_for_write(&self) -> Result<WriteTxn<'_>> {
+        Ok(WriteTxn::new(ReadTxn::new(
+            self,
+            FileLock::acquire(&self.layout.lock(), LockMode::Exclusive)?,
+        )))
     }
 
     /// Run `f` in a write transaction and commit what it staged when it

@@ -249,6 +249,42 @@ pub(super) fn cursors(txn: &ReadTxn, ledger: &Ledger, rep: &mut Report, plan: &m
     }
 }
 
+/// The write-ahead journal: entries a dead writer left unapplied, damaged
+/// lines, a torn end.
+pub(super) fn journal(txn: &ReadTxn, rep: &mut Report, plan: &mut Plan) -> Result<()> {
+    let h = crate::store::journal::health(txn)?;
+    let name = crate::store::journal::file_name();
+    for tx in &h.unapplied {
+        rep.add(
+            "journal_unapplied",
+            name,
+            format!("entry {tx} is durable but not applied (its writer died); the next write or --repair applies it"),
+            true,
+        );
+    }
+    if h.damaged > 0 {
+        rep.add(
+            "journal_damaged",
+            name,
+            format!("{} line(s) do not parse; --repair keeps a copy of the journal and starts a new one", h.damaged),
+            true,
+        );
+    }
+    if h.torn_bytes > 0 {
+        rep.add(
+            "journal_torn",
+            name,
+            format!(
+                "{} byte(s) after the last whole entry (a write that never returned)",
+                h.torn_bytes
+            ),
+            true,
+        );
+    }
+    plan.journal = !h.unapplied.is_empty() || h.damaged > 0 || h.torn_bytes > 0;
+    Ok(())
+}
+
 /// Temporary files left by an interrupted write.
 pub(super) fn temp_files(txn: &ReadTxn, rep: &mut Report, plan: &mut Plan) {
     let layout = txn.layout();

@@ -6,7 +6,9 @@
 //! damaged ledger lines move to `messages/ledger.quarantine.jsonl` (nothing
 //! is deleted), every kept line gets an explicit `seq` so no sequence number
 //! shifts, indexes are rebuilt, orphan notices are marked read and cursors
-//! are brought back within the ledger.
+//! are brought back within the ledger, and the journal's unapplied entries
+//! are redone (a damaged journal is copied aside first) before it is
+//! checkpointed.
 
 use std::path::PathBuf;
 
@@ -79,6 +81,9 @@ struct Plan {
     orphans: Vec<(u64, SlotId)>,
     /// Cursors to pull back within the ledger (None: unreadable, reset).
     cursors: Vec<(SlotId, Option<Cursor>)>,
+    /// The journal needs its unapplied entries redone or its damage set
+    /// aside.
+    journal: bool,
 }
 
 /// Examine the store. With `repair`, fix what can be fixed.
@@ -103,6 +108,7 @@ pub fn run(store: &Store, repair: bool) -> Result<Report> {
 /// Every check, in order.
 fn examine(txn: &ReadTxn, rep: &mut Report) -> Result<(Plan, checks::Ledger)> {
     let mut plan = Plan::default();
+    checks::journal(txn, rep, &mut plan)?;
     checks::registry(txn, rep);
     let ledger = checks::Ledger::read(txn)?;
     checks::ledger_lines(&ledger, rep, &mut plan);

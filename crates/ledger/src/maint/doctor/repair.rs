@@ -26,9 +26,6 @@ pub(super) fn run(txn: &WriteTxn, plan: &Plan, ledger: &Ledger, rep: &mut Report
         ));
     }
     inbox::reset(txn)?;
-    work::reset(txn)?;
-    rep.repaired
-        .push("rebuilt the inbox and work indexes".into());
     for (seq, to) in &plan.orphans {
         records::cursors::advance(txn, to, 0, &[*seq])?;
         rep.repaired.push(format!(
@@ -43,6 +40,19 @@ pub(super) fn run(txn: &WriteTxn, plan: &Plan, ledger: &Ledger, rep: &mut Report
         rep.repaired
             .push(format!("cursor of {slot} set to {}", c.last_seq));
     }
+    // The journal last: the ledger rewrite above works from the lines read
+    // before the repair, and must not drop a line a redo appends.
+    if plan.journal {
+        let n = crate::store::journal::repair(txn)?;
+        rep.repaired.push(format!(
+            "journal: redid {n} unapplied entr{} and started a new journal",
+            if n == 1 { "y" } else { "ies" }
+        ));
+    }
+    // The work index after everything that changes task files.
+    work::reset(txn)?;
+    rep.repaired
+        .push("rebuilt the inbox and work indexes".into());
     Ok(())
 }
 
