@@ -14,19 +14,24 @@
 //!   loaded from outside the binary.
 //!
 //! `CODENATOR_SCREENSHOT=docs/dashboard.png cargo test --test dashboard
-//! the_page` also saves the README's screenshot of the seeded ledger.
+//! the_page` also saves the README's screenshot of the seeded ledger
+//! (`CODENATOR_SCREENSHOT_FULL=<png>`: the whole page;
+//! `CODENATOR_SCREENSHOT_TASK=<png>`: a task's record).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use test_support::{Admin, Browser, Client, cli_command, copy_tree, fixture, store_dir, tcall, temp_root};
+use test_support::{
+    Admin, Browser, Client, cli_command, copy_tree, fixture, store_dir, tcall, temp_root,
+};
 
 const SHA_STORE: &str = "3f9c2a71d04be5f6a8c9d0e1f2a3b4c5d6e7f809";
 const SHA_PAGE: &str = "b71e04c9a2d35f6e7a8b9c0d1e2f3a4b5c6d7e8f";
 /// A title an attacker would write: it must show as these characters.
-const MARKUP_TITLE: &str = "<img src=x onerror=\"window.__pwned=1\"><b>Escape</b> titles & \"quotes\"";
+const MARKUP_TITLE: &str =
+    "<img src=x onerror=\"window.__pwned=1\"><b>Escape</b> titles & \"quotes\"";
 
 /// Every file under `root` with its bytes, and every directory.
 fn tree(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
@@ -34,14 +39,21 @@ fn tree(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
         .into_iter()
         .map(|rel| {
             let p = root.join(&rel);
-            let bytes = if p.is_dir() { None } else { Some(std::fs::read(&p).expect("read file")) };
+            let bytes = if p.is_dir() {
+                None
+            } else {
+                Some(std::fs::read(&p).expect("read file"))
+            };
             (rel, bytes)
         })
         .collect()
 }
 
 /// The paths that differ between two trees (added, removed or changed).
-fn changes(before: &BTreeMap<String, Option<Vec<u8>>>, after: &BTreeMap<String, Option<Vec<u8>>>) -> Vec<String> {
+fn changes(
+    before: &BTreeMap<String, Option<Vec<u8>>>,
+    after: &BTreeMap<String, Option<Vec<u8>>>,
+) -> Vec<String> {
     let mut out: Vec<String> = before
         .iter()
         .filter(|(k, v)| after.get(*k) != Some(v))
@@ -56,7 +68,13 @@ fn changes(before: &BTreeMap<String, Option<Vec<u8>>>, after: &BTreeMap<String, 
     out
 }
 
-async fn register(c: &Client, slot: &str, project: &str, focus: &str, branch: &str) -> anyhow::Result<()> {
+async fn register(
+    c: &Client,
+    slot: &str,
+    project: &str,
+    focus: &str,
+    branch: &str,
+) -> anyhow::Result<()> {
     tcall(
         c,
         "register_slot",
@@ -84,25 +102,75 @@ async fn seed_team(root: &Path) -> anyhow::Result<Client> {
     let w3 = test_support::connect(root, "session-03").await?;
     let w4 = test_support::connect(root, "session-04").await?;
     tcall(&co, "record_heartbeat", json!({"slot": "coordinator"})).await?;
-    register(&w1, "session-01", "ledger", "Durable writes and indexes", "feat/ledger-write-path").await?;
-    register(&w2, "session-02", "dashboard", "Admin dashboard UI", "feat/admin-dashboard").await?;
-    register(&w3, "session-03", "migration", "Legacy inbox import", "fix/legacy-inbox").await?;
-    register(&w4, "session-04", "docs", "Operator guide", "docs/operator-guide").await?;
+    register(
+        &w1,
+        "session-01",
+        "ledger",
+        "Durable writes and indexes",
+        "feat/ledger-write-path",
+    )
+    .await?;
+    register(
+        &w2,
+        "session-02",
+        "dashboard",
+        "Admin dashboard UI",
+        "feat/admin-dashboard",
+    )
+    .await?;
+    register(
+        &w3,
+        "session-03",
+        "migration",
+        "Legacy inbox import",
+        "fix/legacy-inbox",
+    )
+    .await?;
+    register(
+        &w4,
+        "session-04",
+        "docs",
+        "Operator guide",
+        "docs/operator-guide",
+    )
+    .await?;
 
     for (id, title, status, description) in [
-        ("m-ledger", "Ledger v2", "active", "One fsync per write; indexes rebuilt at will"),
-        ("m-dashboard", "Admin dashboard", "active", "A live, read-only view of the whole team"),
+        (
+            "m-ledger",
+            "Ledger v2",
+            "active",
+            "One fsync per write; indexes rebuilt at will",
+        ),
+        (
+            "m-dashboard",
+            "Admin dashboard",
+            "active",
+            "A live, read-only view of the whole team",
+        ),
     ] {
         tcall(&co, "upsert_milestone", json!({"milestone_id": id, "title": title, "status": status, "description": description})).await?;
     }
-    for (id, title, owner) in [("core", "Core ledger", "session-01"), ("ui", "Web UI", "session-02")] {
-        tcall(&co, "upsert_lane", json!({"lane_id": id, "title": title, "owner_slot": owner, "status": "active"})).await?;
+    for (id, title, owner) in [
+        ("core", "Core ledger", "session-01"),
+        ("ui", "Web UI", "session-02"),
+    ] {
+        tcall(
+            &co,
+            "upsert_lane",
+            json!({"lane_id": id, "title": title, "owner_slot": owner, "status": "active"}),
+        )
+        .await?;
     }
 
-    task(&co, json!({"task_id": "t-store", "slot": "session-01", "title": "Durable store writes",
+    task(
+        &co,
+        json!({"task_id": "t-store", "slot": "session-01", "title": "Durable store writes",
         "message": "Fold task and cursor writes into the fsynced ledger append.",
         "milestone_id": "m-ledger", "lane_id": "core",
-        "acceptance_criteria": ["one fsync per write", "kill -9 safe"]})).await?;
+        "acceptance_criteria": ["one fsync per write", "kill -9 safe"]}),
+    )
+    .await?;
     task(&co, json!({"task_id": "t-index", "slot": "session-01", "title": "Rebuild the work index incrementally",
         "message": "Apply each change to the index instead of rebuilding it.",
         "milestone_id": "m-ledger", "lane_id": "core", "dependency_ids": ["t-store"]})).await?;
@@ -111,51 +179,134 @@ async fn seed_team(root: &Path) -> anyhow::Result<Client> {
         "milestone_id": "m-dashboard", "lane_id": "ui"})).await?;
     task(&co, json!({"task_id": "t-markup", "slot": "session-02", "title": MARKUP_TITLE,
         "message": "A title holding markup must show as text.", "milestone_id": "m-dashboard", "lane_id": "ui"})).await?;
-    task(&co, json!({"task_id": "t-stuck", "slot": "session-03", "title": "Import the legacy inbox files",
-        "message": "Bring v1 inbox/<slot>/ files into the ledger.", "milestone_id": "m-ledger"})).await?;
-    task(&co, json!({"task_id": "t-guide", "slot": "session-04", "title": "Write the operator guide",
-        "message": "How to run many sessions on one ledger.", "milestone_id": "m-dashboard"})).await?;
+    task(
+        &co,
+        json!({"task_id": "t-stuck", "slot": "session-03", "title": "Import the legacy inbox files",
+        "message": "Bring v1 inbox/<slot>/ files into the ledger.", "milestone_id": "m-ledger"}),
+    )
+    .await?;
+    task(
+        &co,
+        json!({"task_id": "t-guide", "slot": "session-04", "title": "Write the operator guide",
+        "message": "How to run many sessions on one ledger.", "milestone_id": "m-dashboard"}),
+    )
+    .await?;
 
     // session-01: t-store claimed, reported and integrated; then t-index claimed.
-    tcall(&w1, "claim_next_task", json!({"slot": "session-01", "run_id": "run-01a"})).await?;
+    tcall(
+        &w1,
+        "claim_next_task",
+        json!({"slot": "session-01", "run_id": "run-01a"}),
+    )
+    .await?;
     tcall(&w1, "report_commit", json!({"slot": "session-01", "task_id": "t-store", "run_id": "run-01a",
         "sha": SHA_STORE, "branch": "feat/ledger-write-path", "subject": "ledger: one fsync per write",
         "changed": ["crates/ledger/src/index/inbox.rs", "crates/ledger/src/ops/tasks.rs"]})).await?;
-    tcall(&co, "update_task", json!({"task_id": "t-store", "status": "integrated", "commit": SHA_STORE})).await?;
-    tcall(&w1, "claim_next_task", json!({"slot": "session-01", "run_id": "run-01b"})).await?;
-    tcall(&w1, "update_task", json!({"task_id": "t-index", "run_id": "run-01b",
-        "visible_progress_summary": "counters done; lanes next"})).await?;
-    tcall(&w1, "record_heartbeat", json!({"slot": "session-01", "run_id": "run-01b"})).await?;
+    tcall(
+        &co,
+        "update_task",
+        json!({"task_id": "t-store", "status": "integrated", "commit": SHA_STORE}),
+    )
+    .await?;
+    tcall(
+        &w1,
+        "claim_next_task",
+        json!({"slot": "session-01", "run_id": "run-01b"}),
+    )
+    .await?;
+    tcall(
+        &w1,
+        "update_task",
+        json!({"task_id": "t-index", "run_id": "run-01b",
+        "visible_progress_summary": "counters done; lanes next"}),
+    )
+    .await?;
+    tcall(
+        &w1,
+        "record_heartbeat",
+        json!({"slot": "session-01", "run_id": "run-01b"}),
+    )
+    .await?;
 
     // session-02: t-page reported, waiting for integration; t-markup queued.
-    tcall(&w2, "claim_next_task", json!({"slot": "session-02", "run_id": "run-02"})).await?;
+    tcall(
+        &w2,
+        "claim_next_task",
+        json!({"slot": "session-02", "run_id": "run-02"}),
+    )
+    .await?;
     tcall(&w2, "report_commit", json!({"slot": "session-02", "task_id": "t-page", "run_id": "run-02",
         "sha": SHA_PAGE, "branch": "feat/admin-dashboard", "subject": "dashboard: task pool filters and search",
         "changed": ["crates/dashboard/assets/app.js"]})).await?;
-    tcall(&w2, "record_heartbeat", json!({"slot": "session-02", "run_id": "run-02"})).await?;
+    tcall(
+        &w2,
+        "record_heartbeat",
+        json!({"slot": "session-02", "run_id": "run-02"}),
+    )
+    .await?;
 
     // session-03: blocked, and its heartbeat failed.
-    tcall(&w3, "claim_next_task", json!({"slot": "session-03", "run_id": "run-03"})).await?;
-    tcall(&w3, "update_task", json!({"task_id": "t-stuck", "run_id": "run-03", "status": "blocked",
-        "blocker": "The v1 archive holds files with no ledger line"})).await?;
-    tcall(&w3, "record_heartbeat", json!({"slot": "session-03", "run_id": "run-03", "status": "failed",
-        "error": "the session crashed"})).await?;
+    tcall(
+        &w3,
+        "claim_next_task",
+        json!({"slot": "session-03", "run_id": "run-03"}),
+    )
+    .await?;
+    tcall(
+        &w3,
+        "update_task",
+        json!({"task_id": "t-stuck", "run_id": "run-03", "status": "blocked",
+        "blocker": "The v1 archive holds files with no ledger line"}),
+    )
+    .await?;
+    tcall(
+        &w3,
+        "record_heartbeat",
+        json!({"slot": "session-03", "run_id": "run-03", "status": "failed",
+        "error": "the session crashed"}),
+    )
+    .await?;
 
     // session-04: claimed with a short lease and never heard from again.
-    tcall(&w4, "claim_next_task", json!({"slot": "session-04", "run_id": "run-04", "lease_minutes": 0.01})).await?;
+    tcall(
+        &w4,
+        "claim_next_task",
+        json!({"slot": "session-04", "run_id": "run-04", "lease_minutes": 0.01}),
+    )
+    .await?;
 
-    tcall(&co, "send_message", json!({"to": "all", "subject": "Standup",
-        "message": "Ledger v2 first; the dashboard review is after t-page integrates."})).await?;
-    tcall(&w2, "send_message", json!({"to": "coordinator", "subject": "t-page ready for review",
-        "message": "Filters and search work; please integrate.", "task_id": "t-page"})).await?;
-    tcall(&co, "send_message", json!({"to": "session-02", "subject": "Next: the markup title",
-        "message": "Pick up t-markup after the review."})).await?;
+    tcall(
+        &co,
+        "send_message",
+        json!({"to": "all", "subject": "Standup",
+        "message": "Ledger v2 first; the dashboard review is after t-page integrates."}),
+    )
+    .await?;
+    tcall(
+        &w2,
+        "send_message",
+        json!({"to": "coordinator", "subject": "t-page ready for review",
+        "message": "Filters and search work; please integrate.", "task_id": "t-page"}),
+    )
+    .await?;
+    tcall(
+        &co,
+        "send_message",
+        json!({"to": "session-02", "subject": "Next: the markup title",
+        "message": "Pick up t-markup after the review."}),
+    )
+    .await?;
     tcall(&co, "record_wake_attempt", json!({"slot": "session-03", "action": "wake_slot",
         "adapter": "codex-app-server", "status": "failed", "error": "thread not found", "run_id": "run-03"})).await?;
     // Wake attempt files sort by their millisecond stamp.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    tcall(&co, "record_wake_attempt", json!({"slot": "session-02", "action": "continue_task",
-        "adapter": "notify-only", "status": "completed", "reason": "task_reported"})).await?;
+    tcall(
+        &co,
+        "record_wake_attempt",
+        json!({"slot": "session-02", "action": "continue_task",
+        "adapter": "notify-only", "status": "completed", "reason": "task_reported"}),
+    )
+    .await?;
 
     for w in [w1, w2, w3, w4] {
         w.cancel().await?;
@@ -171,7 +322,12 @@ async fn seed_without_board(root: &Path) -> anyhow::Result<Client> {
     let w = test_support::connect(root, "session-01").await?;
     register(&w, "session-01", "app", "Build", "main").await?;
     task(&co, json!({"task_id": "t-one", "slot": "session-01", "title": "The only task", "message": "Do it."})).await?;
-    tcall(&co, "send_message", json!({"to": "session-01", "message": "hello"})).await?;
+    tcall(
+        &co,
+        "send_message",
+        json!({"to": "session-01", "message": "hello"}),
+    )
+    .await?;
     w.cancel().await?;
     Ok(co)
 }
@@ -186,33 +342,72 @@ fn exercise(admin: &Admin, task_id: &str) -> anyhow::Result<Value> {
     assert_eq!(h["name"], "codenator-admin");
     assert!(h["generated_at"].is_string());
     assert_eq!(health.header("cache-control"), Some("no-store"));
-    assert!(health.header("content-type").is_some_and(|c| c.starts_with("application/json")));
+    assert!(
+        health
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/json"))
+    );
 
     let snap = admin.get("/api/snapshot")?;
     assert_eq!(snap.status, 200, "{}", snap.text());
     let s = snap.json()?;
-    for key in ["generated_at", "status", "board", "wake_plan", "jobs", "wake_attempts", "messages", "inboxes"] {
+    for key in [
+        "generated_at",
+        "status",
+        "board",
+        "wake_plan",
+        "jobs",
+        "wake_attempts",
+        "messages",
+        "inboxes",
+    ] {
         assert!(s.get(key).is_some(), "snapshot has {key}");
     }
     assert!(s["status"]["slots"].is_array());
     assert!(s["board"]["tasks"].is_array());
     assert!(s["board"]["milestones"].is_array());
     assert!(s["wake_plan"]["actions"].is_array());
-    assert_eq!(s["jobs"], json!({"available": false, "jobs": []}), "no job data is made up");
+    assert_eq!(
+        s["jobs"],
+        json!({"available": false, "jobs": []}),
+        "no job data is made up"
+    );
 
     let page = admin.get("/")?;
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").is_some_and(|c| c.starts_with("text/html")));
+    assert!(
+        page.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
     let csp = page.header("content-security-policy").unwrap_or("");
-    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
-    assert!(!page.text().contains("http://") && !page.text().contains("https://"), "no outside asset");
-    for (path, kind) in [("/index.html", "text/html"), ("/assets/app.js", "text/javascript"),
-        ("/assets/app.css", "text/css"), ("/favicon.svg", "image/svg+xml")] {
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !page.text().contains("http://") && !page.text().contains("https://"),
+        "no outside asset"
+    );
+    for (path, kind) in [
+        ("/index.html", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+        ("/favicon.svg", "image/svg+xml"),
+    ] {
         let r = admin.get(path)?;
         assert_eq!(r.status, 200, "{path}");
-        assert!(r.header("content-type").is_some_and(|c| c.starts_with(kind)), "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with(kind)),
+            "{path}"
+        );
     }
-    assert_eq!(admin.request("HEAD", "/api/snapshot", Some(&admin.host()))?.status, 200);
+    assert_eq!(
+        admin
+            .request("HEAD", "/api/snapshot", Some(&admin.host()))?
+            .status,
+        200
+    );
 
     let t = admin.get(&format!("/api/tasks/{task_id}"))?;
     assert_eq!(t.status, 200, "{}", t.text());
@@ -239,7 +434,14 @@ fn exercise(admin: &Admin, task_id: &str) -> anyhow::Result<Value> {
     assert!(live["status"]["slots"].is_array());
 
     for method in ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"] {
-        for path in ["/", "/api/snapshot", "/api/health", &format!("/api/tasks/{task_id}"), "/api/tasks", "/no-such-route"] {
+        for path in [
+            "/",
+            "/api/snapshot",
+            "/api/health",
+            &format!("/api/tasks/{task_id}"),
+            "/api/tasks",
+            "/no-such-route",
+        ] {
             let r = admin.request(method, path, Some(&admin.host()))?;
             assert_eq!(r.status, 405, "{method} {path}: {}", r.text());
             assert_eq!(r.json()?["error"], "method_not_allowed");
@@ -266,7 +468,10 @@ fn exercise(admin: &Admin, task_id: &str) -> anyhow::Result<Value> {
         let r = admin.get(path)?;
         assert_eq!(r.status, 404, "{path}: {}", r.text());
         assert_eq!(r.json()?["error"], "not_found", "{path}");
-        assert!(!r.text().contains("auralis-codenator"), "{path} leaks the store");
+        assert!(
+            !r.text().contains("auralis-codenator"),
+            "{path} leaks the store"
+        );
     }
 
     let port = admin.addr.port();
@@ -284,9 +489,17 @@ fn exercise(admin: &Admin, task_id: &str) -> anyhow::Result<Value> {
             assert_eq!(r.json()?["error"], "host_not_allowed");
         }
         let r = admin.request("POST", "/api/snapshot", host.as_deref())?;
-        assert_eq!(r.status, 403, "a foreign Host is refused before anything else");
+        assert_eq!(
+            r.status, 403,
+            "a foreign Host is refused before anything else"
+        );
     }
-    assert_eq!(admin.request("GET", "/api/health", Some(&format!("localhost:{port}")))?.status, 200);
+    assert_eq!(
+        admin
+            .request("GET", "/api/health", Some(&format!("localhost:{port}")))?
+            .status,
+        200
+    );
     Ok(s)
 }
 
@@ -295,48 +508,122 @@ async fn the_api_answers_and_writes_nothing_on_a_ledger_with_a_board() -> anyhow
     let root = temp_root();
     let co = seed_team(root.path()).await?;
     co.cancel().await?;
-    assert!(store_dir(root.path()).join("board/focus-board.json").is_file(), "the seed wrote a board");
+    assert!(
+        store_dir(root.path())
+            .join("board/focus-board.json")
+            .is_file(),
+        "the seed wrote a board"
+    );
     let before = tree(root.path());
     let admin = Admin::start(root.path())?;
     let s = exercise(&admin, "t-store")?;
 
-    let slots: Vec<&str> = s["status"]["slots"].as_array().into_iter().flatten().filter_map(|r| r["slot"].as_str()).collect();
-    assert_eq!(slots, ["coordinator", "session-01", "session-02", "session-03", "session-04"]);
-    let mut ms: Vec<&str> = s["board"]["milestones"].as_array().into_iter().flatten().filter_map(|m| m["milestone_id"].as_str()).collect();
+    let slots: Vec<&str> = s["status"]["slots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["slot"].as_str())
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            "coordinator",
+            "session-01",
+            "session-02",
+            "session-03",
+            "session-04"
+        ]
+    );
+    let mut ms: Vec<&str> = s["board"]["milestones"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["milestone_id"].as_str())
+        .collect();
     ms.sort();
     assert_eq!(ms, ["m-dashboard", "m-ledger"]);
-    let lane = s["board"]["lanes"].as_array().into_iter().flatten().find(|l| l["lane_id"] == "core").cloned().unwrap_or_default();
+    let lane = s["board"]["lanes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["lane_id"] == "core")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(lane["owner_slot"], "session-01");
-    assert!(s["board"]["reports"].as_array().is_some_and(|r| r.iter().any(|r| r["sha"] == SHA_PAGE)));
-    assert!(s["board"]["integration_receipts"].as_array().is_some_and(|r| r.iter().any(|r| r["task_id"] == "t-store" && r["commit"] == SHA_STORE)));
+    assert!(
+        s["board"]["reports"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["sha"] == SHA_PAGE))
+    );
+    assert!(
+        s["board"]["integration_receipts"]
+            .as_array()
+            .is_some_and(|r| r
+                .iter()
+                .any(|r| r["task_id"] == "t-store" && r["commit"] == SHA_STORE))
+    );
     assert_eq!(s["wake_attempts"].as_array().map(Vec::len), Some(2));
     assert_eq!(s["wake_attempts"][0]["status"], "completed", "newest first");
-    assert_eq!(s["messages"][0]["subject"], "Next: the markup title", "newest first");
-    let expired = s["status"]["slots"].as_array().into_iter().flatten().find(|r| r["slot"] == "session-04").cloned().unwrap_or_default();
+    assert_eq!(
+        s["messages"][0]["subject"], "Next: the markup title",
+        "newest first"
+    );
+    let expired = s["status"]["slots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["slot"] == "session-04")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(expired["lease_expired"], true);
-    let inbox = s["inboxes"].as_array().into_iter().flatten().find(|i| i["slot"] == "session-02").cloned().unwrap_or_default();
-    assert!(inbox["headlines"].as_array().is_some_and(|h| h.iter().any(|x| x == "Next: the markup title")));
+    let inbox = s["inboxes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["slot"] == "session-02")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        inbox["headlines"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|x| x == "Next: the markup title"))
+    );
 
     // The pool's filters, server side.
     let ids = |q: &str| -> anyhow::Result<Vec<String>> {
         let r = admin.get(&format!("/api/tasks?{q}"))?;
         assert_eq!(r.status, 200, "{q}: {}", r.text());
-        let mut v: Vec<String> = r.json()?["tasks"].as_array().into_iter().flatten()
-            .filter_map(|t| t["task_id"].as_str().map(String::from)).collect();
+        let mut v: Vec<String> = r.json()?["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["task_id"].as_str().map(String::from))
+            .collect();
         v.sort();
         Ok(v)
     };
-    assert_eq!(ids("filter=open")?, ["t-guide", "t-index", "t-markup", "t-page", "t-stuck"]);
+    assert_eq!(
+        ids("filter=open")?,
+        ["t-guide", "t-index", "t-markup", "t-page", "t-stuck"]
+    );
     assert_eq!(ids("")?, ids("filter=open")?, "open is the default");
     assert_eq!(ids("filter=reports")?, ["t-page"]);
     assert_eq!(ids("filter=integrated")?, ["t-store"]);
     assert_eq!(ids("filter=all")?.len(), 6);
-    assert_eq!(ids("filter=all&q=LEGACY")?, ["t-stuck"], "search is case-insensitive");
+    assert_eq!(
+        ids("filter=all&q=LEGACY")?,
+        ["t-stuck"],
+        "search is case-insensitive"
+    );
     assert_eq!(ids("filter=reports&q=legacy")?, Vec::<String>::new());
 
     drop(admin);
     let after = tree(root.path());
-    assert_eq!(changes(&before, &after), Vec::<String>::new(), "the dashboard wrote under the root");
+    assert_eq!(
+        changes(&before, &after),
+        Vec::<String>::new(),
+        "the dashboard wrote under the root"
+    );
     Ok(())
 }
 
@@ -351,7 +638,11 @@ async fn the_api_writes_no_board_on_a_ledger_without_one() -> anyhow::Result<()>
     let admin = Admin::start(root.path())?;
     let s = exercise(&admin, "t-one")?;
     assert_eq!(s["board"]["milestones"], json!([]));
-    assert_eq!(s["board"]["lanes"].as_array().map(Vec::len), Some(1), "the slot's implicit lane");
+    assert_eq!(
+        s["board"]["lanes"].as_array().map(Vec::len),
+        Some(1),
+        "the slot's implicit lane"
+    );
     assert_eq!(s["board"]["tasks"][0]["task_id"], "t-one");
     drop(admin);
     assert!(!board.exists(), "no default board was written");
@@ -364,18 +655,33 @@ async fn the_api_writes_no_board_on_a_ledger_without_one() -> anyhow::Result<()>
 /// read may add is the empty lock file every reader takes.
 #[test]
 fn reference_written_stores_are_read_and_left_as_they_are() -> anyhow::Result<()> {
-    for (name, task_id) in [("reference-v2", "task-active-1"), ("reference-v1", "v1-task-active")] {
+    for (name, task_id) in [
+        ("reference-v2", "task-active-1"),
+        ("reference-v1", "v1-task-active"),
+    ] {
         let root = temp_root();
         copy_tree(&fixture(name), root.path())?;
         let before = tree(root.path());
         let admin = Admin::start(root.path())?;
         let s = exercise(&admin, task_id)?;
-        assert!(s["status"]["slots"].as_array().is_some_and(|a| !a.is_empty()), "{name}: slots shown");
+        assert!(
+            s["status"]["slots"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "{name}: slots shown"
+        );
         drop(admin);
         let after = tree(root.path());
         let lock = format!("{}/store.lock", test_support::STORE_DIR);
-        let diff: Vec<String> = changes(&before, &after).into_iter().filter(|c| *c != format!("added: {lock}")).collect();
-        assert_eq!(diff, Vec::<String>::new(), "{name}: the dashboard changed the store");
+        let diff: Vec<String> = changes(&before, &after)
+            .into_iter()
+            .filter(|c| *c != format!("added: {lock}"))
+            .collect();
+        assert_eq!(
+            diff,
+            Vec::<String>::new(),
+            "{name}: the dashboard changed the store"
+        );
         if let Some(Some(bytes)) = after.get(&lock) {
             assert!(bytes.is_empty(), "the lock file holds nothing");
         }
@@ -386,12 +692,22 @@ fn reference_written_stores_are_read_and_left_as_they_are() -> anyhow::Result<()
 #[test]
 fn admin_refuses_a_root_without_a_store_and_creates_nothing() -> anyhow::Result<()> {
     let root = temp_root();
-    let out = cli_command().args(["admin", "--port", "0", "--root"]).arg(root.path()).output()?;
+    let out = cli_command()
+        .args(["admin", "--port", "0", "--root"])
+        .arg(root.path())
+        .output()?;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no codenator store"), "{err}");
-    assert!(test_support::walk(root.path()).is_empty(), "nothing created: {:?}", test_support::walk(root.path()));
-    let bad = cli_command().args(["admin", "--host", "evil.example", "--root"]).arg(root.path()).output()?;
+    assert!(
+        test_support::walk(root.path()).is_empty(),
+        "nothing created: {:?}",
+        test_support::walk(root.path())
+    );
+    let bad = cli_command()
+        .args(["admin", "--host", "evil.example", "--root"])
+        .arg(root.path())
+        .output()?;
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--host must be an IP address"));
     Ok(())
@@ -406,11 +722,16 @@ async fn the_event_stream_follows_the_ledger_within_a_second() -> anyhow::Result
     let first = events.next(Duration::from_secs(10))?;
     assert_eq!(first.name, "snapshot");
     assert!(!first.data.contains("t-live"));
-    for (i, change) in ["create_task", "send_message", "record_heartbeat"].into_iter().enumerate() {
+    for (i, change) in ["create_task", "send_message", "record_heartbeat"]
+        .into_iter()
+        .enumerate()
+    {
         let started = Instant::now();
         let mark = format!("live-{i}");
         let args = match change {
-            "create_task" => json!({"task_id": mark, "slot": "session-01", "title": "Created while watching", "message": "."}),
+            "create_task" => {
+                json!({"task_id": mark, "slot": "session-01", "title": "Created while watching", "message": "."})
+            }
             "send_message" => json!({"to": "all", "subject": mark, "message": "."}),
             _ => json!({"slot": "session-01", "status": "stale", "error": mark}),
         };
@@ -421,8 +742,14 @@ async fn the_event_stream_follows_the_ledger_within_a_second() -> anyhow::Result
         };
         events.wait_for("snapshot", Duration::from_secs(3), |d| d.contains(&expect))?;
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(1), "{change} reached the stream after {took:?}");
-        eprintln!("{change}: on the stream {} ms after the call", took.as_millis());
+        assert!(
+            took < Duration::from_secs(1),
+            "{change} reached the stream after {took:?}"
+        );
+        eprintln!(
+            "{change}: on the stream {} ms after the call",
+            took.as_millis()
+        );
     }
     co.cancel().await?;
     Ok(())
@@ -450,45 +777,119 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
     let admin = Admin::start(root.path())?;
     let mut b = Browser::launch()?;
     b.navigate(&admin.url)?;
-    b.wait_for("Number(document.body.dataset.snapshots || 0) >= 1", Duration::from_secs(10))?;
+    b.wait_for(
+        "Number(document.body.dataset.snapshots || 0) >= 1",
+        Duration::from_secs(10),
+    )?;
     b.eval("window.__loaded_once = 'yes'")?;
 
     // Sessions, with what stands out.
-    let slots = text(&mut b, "[...document.querySelectorAll('#sessions tr[data-slot]')].map(r => r.dataset.slot).join(',')")?;
-    assert_eq!(slots, "coordinator,session-01,session-02,session-03,session-04");
-    let row_class = |b: &mut Browser, slot: &str| text(b, &format!("document.querySelector('#sessions tr[data-slot=\"{slot}\"]').className"));
-    assert_eq!(row_class(&mut b, "session-03")?, "bad", "a failed heartbeat stands out");
-    assert_eq!(row_class(&mut b, "session-04")?, "bad", "an expired lease stands out");
-    assert_eq!(row_class(&mut b, "session-01")?, "", "a healthy slot does not");
-    let s1 = text(&mut b, "document.querySelector('#sessions tr[data-slot=\"session-01\"]').textContent")?;
-    assert!(s1.contains("Rebuild the work index incrementally") && s1.contains("active"), "{s1}");
-    let s2 = text(&mut b, "document.querySelector('#sessions tr[data-slot=\"session-02\"] .pill').title")?;
-    assert!(s2.contains("Next: the markup title"), "the inbox's headlines: {s2}");
-    let attention = text(&mut b, "document.getElementById('attention-body').textContent")?;
-    for what in ["session-03: heartbeat failed", "session-04: lease expired", "Blocked: Import the legacy inbox files", "Wake of session-03 failed"] {
-        assert!(attention.contains(what), "needs attention lists {what:?}: {attention}");
+    let slots = text(
+        &mut b,
+        "[...document.querySelectorAll('#sessions tr[data-slot]')].map(r => r.dataset.slot).join(',')",
+    )?;
+    assert_eq!(
+        slots,
+        "coordinator,session-01,session-02,session-03,session-04"
+    );
+    let row_class = |b: &mut Browser, slot: &str| {
+        text(
+            b,
+            &format!("document.querySelector('#sessions tr[data-slot=\"{slot}\"]').className"),
+        )
+    };
+    assert_eq!(
+        row_class(&mut b, "session-03")?,
+        "bad",
+        "a failed heartbeat stands out"
+    );
+    assert_eq!(
+        row_class(&mut b, "session-04")?,
+        "bad",
+        "an expired lease stands out"
+    );
+    assert_eq!(
+        row_class(&mut b, "session-01")?,
+        "",
+        "a healthy slot does not"
+    );
+    let s1 = text(
+        &mut b,
+        "document.querySelector('#sessions tr[data-slot=\"session-01\"]').textContent",
+    )?;
+    assert!(
+        s1.contains("Rebuild the work index incrementally") && s1.contains("active"),
+        "{s1}"
+    );
+    let s2 = text(
+        &mut b,
+        "document.querySelector('#sessions tr[data-slot=\"session-02\"] .pill').title",
+    )?;
+    assert!(
+        s2.contains("Next: the markup title"),
+        "the inbox's headlines: {s2}"
+    );
+    let attention = text(
+        &mut b,
+        "document.getElementById('attention-body').textContent",
+    )?;
+    for what in [
+        "session-03: heartbeat failed",
+        "session-04: lease expired",
+        "Blocked: Import the legacy inbox files",
+        "Wake of session-03 failed",
+    ] {
+        assert!(
+            attention.contains(what),
+            "needs attention lists {what:?}: {attention}"
+        );
     }
-    assert!(text(&mut b, "document.querySelector('time[data-rel]').title")?.contains('T'), "absolute time on hover");
+    assert!(
+        text(&mut b, "document.querySelector('time[data-rel]').title")?.contains('T'),
+        "absolute time on hover"
+    );
 
     // Lanes with owners, reports, receipts, milestones, messages, wake attempts, jobs.
-    let section = |b: &mut Browser, id: &str| text(b, &format!("document.getElementById('{id}').textContent"));
+    let section = |b: &mut Browser, id: &str| {
+        text(b, &format!("document.getElementById('{id}').textContent"))
+    };
     let lanes = section(&mut b, "lanes")?;
-    assert!(lanes.contains("Core ledger") && lanes.contains("session-01") && lanes.contains("Web UI"), "{lanes}");
+    assert!(
+        lanes.contains("Core ledger") && lanes.contains("session-01") && lanes.contains("Web UI"),
+        "{lanes}"
+    );
     let reports = section(&mut b, "reports")?;
-    assert!(reports.contains(&SHA_PAGE[..7]) && reports.contains("dashboard: task pool filters and search"), "{reports}");
+    assert!(
+        reports.contains(&SHA_PAGE[..7])
+            && reports.contains("dashboard: task pool filters and search"),
+        "{reports}"
+    );
     let receipts = section(&mut b, "receipts")?;
-    assert!(receipts.contains("t-store") && receipts.contains(&SHA_STORE[..7]), "{receipts}");
+    assert!(
+        receipts.contains("t-store") && receipts.contains(&SHA_STORE[..7]),
+        "{receipts}"
+    );
     let milestones = section(&mut b, "milestones")?;
-    assert!(milestones.contains("Ledger v2") && milestones.contains("1/3"), "{milestones}");
+    assert!(
+        milestones.contains("Ledger v2") && milestones.contains("1/3"),
+        "{milestones}"
+    );
     assert!(section(&mut b, "messages")?.contains("t-page ready for review"));
     assert!(section(&mut b, "wake-attempts")?.contains("thread not found"));
     assert!(section(&mut b, "jobs")?.contains("No background jobs"));
 
     // The pool: open tasks first; a title holding markup is text.
     wait_pool(&mut b, "t-guide,t-index,t-markup,t-page,t-stuck")?;
-    let markup = text(&mut b, "document.querySelector('#pool-body tr[data-task-id=\"t-markup\"] .task-title').textContent")?;
+    let markup = text(
+        &mut b,
+        "document.querySelector('#pool-body tr[data-task-id=\"t-markup\"] .task-title').textContent",
+    )?;
     assert_eq!(markup, MARKUP_TITLE);
-    assert_eq!(b.eval("document.querySelectorAll('img, #pool-body b').length")?, json!(0), "no markup was parsed");
+    assert_eq!(
+        b.eval("document.querySelectorAll('img, #pool-body b').length")?,
+        json!(0),
+        "no markup was parsed"
+    );
     assert_eq!(b.eval("window.__pwned === undefined")?, json!(true));
 
     // Filters and search narrow it.
@@ -514,34 +915,72 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
     b.click("#pool-body tr[data-task-id=\"t-stuck\"]")?;
     b.wait_for("document.getElementById('task-dialog').open && document.getElementById('task-title').textContent === 'Import the legacy inbox files'", Duration::from_secs(5))?;
     let record = text(&mut b, "document.getElementById('task-body').textContent")?;
-    for what in ["Bring v1 inbox/<slot>/ files into the ledger.", "The v1 archive holds files with no ledger line", "session-03", "Full record (JSON)"] {
+    for what in [
+        "Bring v1 inbox/<slot>/ files into the ledger.",
+        "The v1 archive holds files with no ledger line",
+        "session-03",
+        "Full record (JSON)",
+    ] {
         assert!(record.contains(what), "the record shows {what:?}: {record}");
     }
-    assert!(b.eval("document.querySelectorAll('#task-body ol.timeline li').length")?.as_u64() >= Some(3), "queued, active, blocked");
+    assert!(
+        b.eval("document.querySelectorAll('#task-body ol.timeline li').length")?
+            .as_u64()
+            >= Some(3),
+        "queued, active, blocked"
+    );
+    if let Some(path) = std::env::var_os("CODENATOR_SCREENSHOT_TASK") {
+        b.screenshot(Path::new(&path))?;
+    }
     b.click("#task-close")?;
-    b.wait_for("!document.getElementById('task-dialog').open", Duration::from_secs(5))?;
+    b.wait_for(
+        "!document.getElementById('task-dialog').open",
+        Duration::from_secs(5),
+    )?;
 
     // A task created while the page is open appears without a reload.
     let started = Instant::now();
-    tcall(&co, "create_task", json!({"task_id": "t-live", "slot": "session-02", "title": "Created while the page is open",
-        "message": "It must appear by itself.", "milestone_id": "m-dashboard", "lane_id": "ui"})).await?;
+    tcall(
+        &co,
+        "create_task",
+        json!({"task_id": "t-live", "slot": "session-02", "title": "Created while the page is open",
+        "message": "It must appear by itself.", "milestone_id": "m-dashboard", "lane_id": "ui"}),
+    )
+    .await?;
     wait_pool(&mut b, "t-guide,t-index,t-live,t-markup,t-page,t-stuck")?;
     let took = started.elapsed();
-    eprintln!("a new task showed in the page {} ms after create_task", took.as_millis());
+    eprintln!(
+        "a new task showed in the page {} ms after create_task",
+        took.as_millis()
+    );
     assert!(took < Duration::from_secs(3), "the page took {took:?}");
     assert_eq!(b.eval("window.__loaded_once")?, json!("yes"), "no reload");
-    assert!(text(&mut b, "document.getElementById('card-open').textContent")?.contains('6'), "the cards follow too");
+    assert!(
+        text(&mut b, "document.getElementById('card-open').textContent")?.contains('6'),
+        "the cards follow too"
+    );
 
     if let Some(path) = std::env::var_os("CODENATOR_SCREENSHOT") {
         b.eval("window.scrollTo(0, 0)")?;
         std::thread::sleep(Duration::from_millis(300));
         b.screenshot(Path::new(&path))?;
     }
+    if let Some(path) = std::env::var_os("CODENATOR_SCREENSHOT_FULL") {
+        b.eval("window.scrollTo(0, 0)")?;
+        b.screenshot_full(Path::new(&path))?;
+    }
 
     // Nothing from outside the binary; no script errors.
     let origin = admin.url.trim_end_matches('/').to_string();
-    let foreign: Vec<&String> = b.requests.iter().filter(|u| !u.starts_with(&origin) && *u != "about:blank").collect();
-    assert!(foreign.is_empty(), "requests outside the dashboard: {foreign:?}");
+    let foreign: Vec<&String> = b
+        .requests
+        .iter()
+        .filter(|u| !u.starts_with(&origin) && *u != "about:blank")
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "requests outside the dashboard: {foreign:?}"
+    );
     assert!(b.errors.is_empty(), "page errors: {:?}", b.errors);
     drop(b);
     co.cancel().await?;

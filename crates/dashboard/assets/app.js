@@ -114,6 +114,11 @@
     return [row.heartbeat_status || "ok", "ok"];
   }
 
+  /** The ledger's names (wake_slot, task_inbox_unread) as words. */
+  const words = (name) => String(name || "").replaceAll("_", " ");
+  /** A wake-plan action: its name as words, the reference's name and the prompt on hover. */
+  const actionBadge = (a) => badge(words(a.action), ACTION_TONE[a.action] || "idle", a.prompt ? `${a.action}: ${a.prompt}` : a.action);
+
   const short = (sha) => (sha ? String(sha).slice(0, 7) : "");
   const shorten = (s, n) => (s && s.length > n ? `${s.slice(0, Math.ceil(n / 2) - 1)}…${s.slice(-Math.floor(n / 2))}` : s);
 
@@ -182,7 +187,7 @@
       card("Sessions", active, parked ? `${workers.length} workers · ${parked} parked` : `${workers.length} workers`, "", "card-sessions"),
       card("Open tasks", s.board.progress.open_tasks, `${n("queued") + n("assigned")} queued · ${n("active")} active`, "", "card-open"),
       card("Reports waiting", n("reported"), "awaiting integration", n("reported") ? "warn" : "", "card-reports"),
-      card("Integrated", n("integrated") + n("done"), n("blocked") ? `${n("blocked")} blocked` : "no blocked tasks", n("blocked") ? "bad" : "ok", "card-integrated"),
+      card("Integrated", n("integrated") + n("done"), n("blocked") ? h("span", { class: "bad-text" }, `${n("blocked")} blocked`) : "no blocked tasks", "ok", "card-integrated"),
       card("Needs attention", attention.length, attention.length ? "see the list" : "all clear", attention.length ? "bad" : "ok", "card-attention"),
       card("Summary pause", pauseValue, pauseNote, pause.due ? "bad" : pause.warning ? "warn" : "", "card-pause"));
   }
@@ -242,28 +247,35 @@
       fill($("sessions-body"), empty("No sessions have registered yet."));
       return;
     }
-    const head = h("tr", {}, ["Session", "Focus", "Now", "Inbox", "Heartbeat", "Wake plan"].map((c) => h("th", {}, c)));
+    const head = h("tr", {}, ["Session", "Now", "Inbox", "Heartbeat", "Wake plan"].map((c) => h("th", {}, c)));
     const body = rows.map((r) => {
       const a = acts.get(r.slot);
       const [bl, bt] = beat(r, a);
       const ib = inbox.get(r.slot) || { unread: r.unread, headlines: [] };
       const now = r.current_task_id
-        ? h("div", { class: "now" }, taskBadge(r.current_task_status), " ", taskLink(r.current_task_id, r.current_task_title || r.current_task_id),
+        ? h("div", { class: "now" }, taskBadge(r.current_task_status),
+          h("div", { class: "clamp2" }, taskLink(r.current_task_id, r.current_task_title || r.current_task_id)),
           r.lease_expires_at ? h("div", { class: `sub ${r.lease_expired ? "bad-text" : ""}` }, r.lease_expired ? "lease expired " : "lease ends ", when(r.lease_expires_at)) : null)
         : h("div", { class: "now" }, muted(r.last_task_id ? "idle · last " : "idle"), r.last_task_id ? taskLink(r.last_task_id) : null);
       const tone = bt === "bad" || r.lease_expired ? "bad" : bt === "warn" ? "warn" : "";
+      const about = [r.project, r.focus].filter(Boolean).join(" · ") || r.identity || "";
       return h("tr", { class: tone, data: { slot: r.slot } },
         h("td", {}, h("div", { class: "slot" }, r.slot, r.status !== "active" ? badge(r.status, "mute") : null),
-          h("div", { class: "sub" }, r.project || r.identity || "")),
-        h("td", {}, h("div", {}, r.focus || muted("—")), r.branch ? h("div", { class: "sub mono", title: r.branch }, shorten(r.branch, 34)) : null),
+          about ? h("div", { class: "sub clip", title: about }, about) : null,
+          r.branch ? h("div", { class: "sub mono clip", title: r.branch }, r.branch) : null),
         h("td", {}, now),
-        h("td", {}, ib.unread ? h("span", { class: "pill", title: ib.headlines.join("\n") }, `${ib.unread} unread`) : muted("0"),
+        h("td", {}, ib.unread ? h("span", { class: "pill", title: ib.headlines.join("\n") }, `${ib.unread} unread`) : muted("none"),
           ib.headlines.length ? h("div", { class: "sub clip", title: ib.headlines.join("\n") }, ib.headlines[0]) : null),
         h("td", {}, badge(bl, bt), h("div", { class: "sub" }, when(r.heartbeat_checked_at))),
-        h("td", {}, a ? badge(a.action, ACTION_TONE[a.action] || "idle", a.prompt || "") : muted("—"),
-          a && a.reason ? h("div", { class: "sub" }, a.reason.replaceAll("_", " ")) : null));
+        h("td", {}, a ? actionBadge(a) : muted("—"),
+          a && a.reason ? h("div", { class: "sub clip", title: a.reason }, words(a.reason)) : null));
     });
-    fill($("sessions-body"), h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
+    const cols = h("colgroup", {}, ["24%", "31%", "19%", "11%", "15%"].map((w) => {
+      const c = h("col", {});
+      c.style.width = w;
+      return c;
+    }));
+    fill($("sessions-body"), h("table", { class: "fixed" }, cols, h("thead", {}, head), h("tbody", {}, body)));
   }
 
   function renderWork(s) {
@@ -280,9 +292,9 @@
         : r.last_task_id ? [muted("Latest: "), taskLink(r.last_task_id), muted(` (${r.last_task_status})`)] : [muted("Nothing assigned yet")];
       return h("li", { data: { slot: r.slot } },
         h("div", { class: "work-head" }, h("span", { class: "slot" }, r.slot),
-          a ? badge(a.action, ACTION_TONE[a.action] || "idle", a.reason) : null),
+          a ? actionBadge(a) : null),
         h("div", { class: "work-task" }, what),
-        h("div", { class: "sub" }, r.current_task_id ? ["updated ", when(r.current_task_updated_at || r.current_task_assigned_at)] : (a && a.safe_to_assign ? "safe to assign" : (a && a.reason ? a.reason.replaceAll("_", " ") : ""))));
+        h("div", { class: "sub" }, r.current_task_id ? ["updated ", when(r.current_task_updated_at || r.current_task_assigned_at)] : (a && a.safe_to_assign ? "safe to assign" : (a && a.reason ? words(a.reason) : ""))));
     })));
   }
 
@@ -462,10 +474,10 @@
         onkeydown: (e) => { if (e.key === "Enter") openTask(t.task_id); },
       },
       h("td", {}, h("div", { class: "task-title" }, t.title || t.task_id), h("div", { class: "sub mono" }, t.task_id)),
-      h("td", {}, t.slot),
-      h("td", {}, taskBadge(t.status), t.lease_expired ? badge("lease expired", "bad") : null),
-      h("td", {}, t.milestone_id || muted("—"), t.lane_id ? h("div", { class: "sub" }, t.lane_id) : null),
-      h("td", {}, when(t.updated_at || t.assigned_at))));
+      h("td", { class: "nowrap" }, t.slot),
+      h("td", { class: "nowrap" }, taskBadge(t.status), t.lease_expired ? [" ", badge("lease expired", "bad")] : null),
+      h("td", { class: "nowrap" }, t.milestone_id || muted("—"), t.lane_id ? h("div", { class: "sub" }, t.lane_id) : null),
+      h("td", { class: "nowrap" }, when(t.updated_at || t.assigned_at))));
     fill(body, h("table", {}, h("thead", {}, head), h("tbody", {}, rows)));
   }
 

@@ -117,7 +117,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn snapshot(State(app): State<Arc<App>>) -> Response {
-    blocking(&app, |s| view::Snapshot::read(s)).await
+    blocking(&app, view::Snapshot::read).await
 }
 
 async fn task_pool(

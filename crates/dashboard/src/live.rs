@@ -28,9 +28,9 @@ pub enum Frame {
 impl Frame {
     /// Read the store now and encode the answer.
     pub fn read(store: &Store) -> Frame {
-        let json = Snapshot::read(store).map_err(ApiError::from).and_then(|s| {
-            serde_json::to_string(&s).map_err(|e| ApiError::internal(e.to_string()))
-        });
+        let json = Snapshot::read(store)
+            .map_err(ApiError::from)
+            .and_then(|s| serde_json::to_string(&s).map_err(|e| ApiError::internal(e.to_string())));
         match json {
             Ok(json) => Frame::Snapshot(json.into()),
             Err(e) => Frame::Error(e.body().into()),

@@ -6,8 +6,8 @@ use ledger::api::{
     self, FocusBoard, GetTaskResponse, ListTasksResponse, StatusResponse, StrList, WakePlan,
 };
 use ledger::model::WakeAttempt;
-use ledger::views::recent::MessageBrief;
 use ledger::views::Snapshot as LedgerSnapshot;
+use ledger::views::recent::MessageBrief;
 use ledger::{Caller, Ctx, Store};
 use serde::{Deserialize, Serialize};
 

@@ -75,7 +75,12 @@ impl Admin {
     }
 
     /// Any method, any path, any `Host` (None: no Host header at all).
-    pub fn request(&self, method: &str, path: &str, host: Option<&str>) -> anyhow::Result<Response> {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        host: Option<&str>,
+    ) -> anyhow::Result<Response> {
         let mut s = self.connect()?;
         let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
         if let Some(h) = host {
@@ -113,7 +118,9 @@ impl Admin {
             if h.trim().is_empty() {
                 break;
             }
-            chunked |= h.to_ascii_lowercase().starts_with("transfer-encoding: chunked");
+            chunked |= h
+                .to_ascii_lowercase()
+                .starts_with("transfer-encoding: chunked");
         }
         Ok(Events {
             r,

@@ -84,7 +84,12 @@ impl Browser {
             .spawn()
             .with_context(|| format!("start {}", exe.display()))?;
         let mut b = Browser::attach(child, profile).context("connect to Chromium's DevTools")?;
-        for domain in ["Page.enable", "Runtime.enable", "Network.enable", "Log.enable"] {
+        for domain in [
+            "Page.enable",
+            "Runtime.enable",
+            "Network.enable",
+            "Log.enable",
+        ] {
             b.call(domain, json!({}))?;
         }
         b.call(
@@ -163,7 +168,10 @@ impl Browser {
             if Instant::now() > deadline {
                 bail!("{method}: no answer within {COMMAND_TIMEOUT:?}");
             }
-            let m = self.ws.read().with_context(|| format!("read the answer to {method}"))?;
+            let m = self
+                .ws
+                .read()
+                .with_context(|| format!("read the answer to {method}"))?;
             let Message::Text(text) = m else { continue };
             let v: Value = serde_json::from_str(text.as_str())?;
             if v["id"].as_u64() == Some(id) {
@@ -212,7 +220,10 @@ impl Browser {
         if let Some(e) = r["errorText"].as_str() {
             bail!("navigating to {url}: {e}");
         }
-        self.wait_for("document.readyState === 'complete'", Duration::from_secs(20))?;
+        self.wait_for(
+            "document.readyState === 'complete'",
+            Duration::from_secs(20),
+        )?;
         Ok(())
     }
 
@@ -282,7 +293,24 @@ impl Browser {
 
     /// Save the viewport as a PNG.
     pub fn screenshot(&mut self, path: &Path) -> anyhow::Result<()> {
-        let r = self.call("Page.captureScreenshot", json!({"format": "png"}))?;
+        self.capture(path, json!({"format": "png"}))
+    }
+
+    /// Save the whole page, as tall as it is, as a PNG.
+    pub fn screenshot_full(&mut self, path: &Path) -> anyhow::Result<()> {
+        let height = self
+            .eval("document.documentElement.scrollHeight")?
+            .as_f64()
+            .context("page height")?;
+        self.capture(
+            path,
+            json!({"format": "png", "captureBeyondViewport": true,
+                   "clip": {"x": 0, "y": 0, "width": WINDOW.0, "height": height, "scale": 1}}),
+        )
+    }
+
+    fn capture(&mut self, path: &Path, params: Value) -> anyhow::Result<()> {
+        let r = self.call("Page.captureScreenshot", params)?;
         let data = r["data"].as_str().context("screenshot data")?;
         let png = base64::engine::general_purpose::STANDARD.decode(data)?;
         std::fs::write(path, png).with_context(|| format!("write {}", path.display()))

@@ -129,7 +129,10 @@ mod tests {
             },
         )?;
         let after_message = store.stamp();
-        assert!(!before.same_as(&after_message), "an append changes the stamp");
+        assert!(
+            !before.same_as(&after_message),
+            "an append changes the stamp"
+        );
         store.register_slot(
             &ctx,
             &crate::api::RegisterSlot {
