@@ -68,26 +68,10 @@ fn changes(
     out
 }
 
-async fn register(
-    c: &Client,
-    slot: &str,
-    project: &str,
-    focus: &str,
-    branch: &str,
-) -> anyhow::Result<()> {
-    tcall(
-        c,
-        "register_slot",
-        json!({"slot": slot, "project": project, "focus": focus, "branch": branch,
-               "worktree": format!("/srv/worktrees/{slot}")}),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn task(co: &Client, args: Value) -> anyhow::Result<()> {
-    tcall(co, "create_task", args).await?;
-    Ok(())
+/// A slot's registration, with a worktree that need not exist.
+fn registration(slot: &str, project: &str, focus: &str, branch: &str) -> Value {
+    json!({"slot": slot, "project": project, "focus": focus, "branch": branch,
+           "worktree": format!("/srv/worktrees/{slot}")})
 }
 
 /// A team at work, through the real tools: a board with two milestones and
@@ -101,204 +85,211 @@ async fn seed_team(root: &Path) -> anyhow::Result<Client> {
     let w2 = test_support::connect(root, "session-02").await?;
     let w3 = test_support::connect(root, "session-03").await?;
     let w4 = test_support::connect(root, "session-04").await?;
-    tcall(&co, "record_heartbeat", json!({"slot": "coordinator"})).await?;
-    register(
-        &w1,
-        "session-01",
-        "ledger",
-        "Durable writes and indexes",
-        "feat/ledger-write-path",
-    )
-    .await?;
-    register(
-        &w2,
-        "session-02",
-        "dashboard",
-        "Admin dashboard UI",
-        "feat/admin-dashboard",
-    )
-    .await?;
-    register(
-        &w3,
-        "session-03",
-        "migration",
-        "Legacy inbox import",
-        "fix/legacy-inbox",
-    )
-    .await?;
-    register(
-        &w4,
-        "session-04",
-        "docs",
-        "Operator guide",
-        "docs/operator-guide",
-    )
-    .await?;
-
-    for (id, title, status, description) in [
+    let steps: Vec<(&Client, &str, Value)> = vec![
+        (&co, "record_heartbeat", json!({"slot": "coordinator"})),
         (
-            "m-ledger",
-            "Ledger v2",
-            "active",
-            "One fsync per write; indexes rebuilt at will",
+            &w1,
+            "register_slot",
+            registration(
+                "session-01",
+                "ledger",
+                "Durable writes and indexes",
+                "feat/ledger-write-path",
+            ),
         ),
         (
-            "m-dashboard",
-            "Admin dashboard",
-            "active",
-            "A live, read-only view of the whole team",
+            &w2,
+            "register_slot",
+            registration(
+                "session-02",
+                "dashboard",
+                "Admin dashboard UI",
+                "feat/admin-dashboard",
+            ),
         ),
-    ] {
-        tcall(&co, "upsert_milestone", json!({"milestone_id": id, "title": title, "status": status, "description": description})).await?;
-    }
-    for (id, title, owner) in [
-        ("core", "Core ledger", "session-01"),
-        ("ui", "Web UI", "session-02"),
-    ] {
-        tcall(
+        (
+            &w3,
+            "register_slot",
+            registration(
+                "session-03",
+                "migration",
+                "Legacy inbox import",
+                "fix/legacy-inbox",
+            ),
+        ),
+        (
+            &w4,
+            "register_slot",
+            registration(
+                "session-04",
+                "docs",
+                "Operator guide",
+                "docs/operator-guide",
+            ),
+        ),
+        (
+            &co,
+            "upsert_milestone",
+            json!({"milestone_id": "m-ledger", "title": "Ledger v2", "status": "active",
+            "description": "One fsync per write; indexes rebuilt at will"}),
+        ),
+        (
+            &co,
+            "upsert_milestone",
+            json!({"milestone_id": "m-dashboard", "title": "Admin dashboard", "status": "active",
+            "description": "A live, read-only view of the whole team"}),
+        ),
+        (
             &co,
             "upsert_lane",
-            json!({"lane_id": id, "title": title, "owner_slot": owner, "status": "active"}),
-        )
-        .await?;
+            json!({"lane_id": "core", "title": "Core ledger", "owner_slot": "session-01", "status": "active"}),
+        ),
+        (
+            &co,
+            "upsert_lane",
+            json!({"lane_id": "ui", "title": "Web UI", "owner_slot": "session-02", "status": "active"}),
+        ),
+        (
+            &co,
+            "create_task",
+            json!({"task_id": "t-store", "slot": "session-01", "title": "Durable store writes",
+            "message": "Fold task and cursor writes into the fsynced ledger append.",
+            "milestone_id": "m-ledger", "lane_id": "core", "acceptance_criteria": ["one fsync per write", "kill -9 safe"]}),
+        ),
+        (
+            &co,
+            "create_task",
+            json!({"task_id": "t-index", "slot": "session-01", "title": "Rebuild the work index incrementally",
+            "message": "Apply each change to the index instead of rebuilding it.",
+            "milestone_id": "m-ledger", "lane_id": "core", "dependency_ids": ["t-store"]}),
+        ),
+        (
+            &co,
+            "create_task",
+            json!({"task_id": "t-page", "slot": "session-02", "title": "Render the task pool with filters",
+            "message": "Open / Reports / Integrated / All, and a search box.", "milestone_id": "m-dashboard", "lane_id": "ui"}),
+        ),
+        (
+            &co,
+            "create_task",
+            json!({"task_id": "t-markup", "slot": "session-02", "title": MARKUP_TITLE,
+            "message": "A title holding markup must show as text.", "milestone_id": "m-dashboard", "lane_id": "ui"}),
+        ),
+        (
+            &co,
+            "create_task",
+            json!({"task_id": "t-stuck", "slot": "session-03", "title": "Import the legacy inbox files",
+            "message": "Bring v1 inbox/<slot>/ files into the ledger.", "milestone_id": "m-ledger"}),
+        ),
+        (
+            &co,
+            "create_task",
+            json!({"task_id": "t-guide", "slot": "session-04", "title": "Write the operator guide",
+            "message": "How to run many sessions on one ledger.", "milestone_id": "m-dashboard"}),
+        ),
+        // session-01: t-store claimed, reported and integrated; then t-index claimed.
+        (
+            &w1,
+            "claim_next_task",
+            json!({"slot": "session-01", "run_id": "run-01a"}),
+        ),
+        (
+            &w1,
+            "report_commit",
+            json!({"slot": "session-01", "task_id": "t-store", "run_id": "run-01a",
+            "sha": SHA_STORE, "branch": "feat/ledger-write-path", "subject": "ledger: one fsync per write",
+            "changed": ["crates/ledger/src/index/inbox.rs", "crates/ledger/src/ops/tasks.rs"]}),
+        ),
+        (
+            &co,
+            "update_task",
+            json!({"task_id": "t-store", "status": "integrated", "commit": SHA_STORE}),
+        ),
+        (
+            &w1,
+            "claim_next_task",
+            json!({"slot": "session-01", "run_id": "run-01b"}),
+        ),
+        (
+            &w1,
+            "update_task",
+            json!({"task_id": "t-index", "run_id": "run-01b", "visible_progress_summary": "counters done; lanes next"}),
+        ),
+        (
+            &w1,
+            "record_heartbeat",
+            json!({"slot": "session-01", "run_id": "run-01b"}),
+        ),
+        // session-02: t-page reported, waiting for integration; t-markup queued.
+        (
+            &w2,
+            "claim_next_task",
+            json!({"slot": "session-02", "run_id": "run-02"}),
+        ),
+        (
+            &w2,
+            "report_commit",
+            json!({"slot": "session-02", "task_id": "t-page", "run_id": "run-02",
+            "sha": SHA_PAGE, "branch": "feat/admin-dashboard", "subject": "dashboard: task pool filters and search",
+            "changed": ["crates/dashboard/assets/app.js"]}),
+        ),
+        (
+            &w2,
+            "record_heartbeat",
+            json!({"slot": "session-02", "run_id": "run-02"}),
+        ),
+        // session-03: blocked, and its heartbeat failed.
+        (
+            &w3,
+            "claim_next_task",
+            json!({"slot": "session-03", "run_id": "run-03"}),
+        ),
+        (
+            &w3,
+            "update_task",
+            json!({"task_id": "t-stuck", "run_id": "run-03", "status": "blocked",
+            "blocker": "The v1 archive holds files with no ledger line"}),
+        ),
+        (
+            &w3,
+            "record_heartbeat",
+            json!({"slot": "session-03", "run_id": "run-03", "status": "failed", "error": "the session crashed"}),
+        ),
+        // session-04: claimed with a one-second lease and never heard from again.
+        (
+            &w4,
+            "claim_next_task",
+            json!({"slot": "session-04", "run_id": "run-04", "lease_minutes": 0.01}),
+        ),
+        (
+            &co,
+            "send_message",
+            json!({"to": "all", "subject": "Standup",
+            "message": "Ledger v2 first; the dashboard review is after t-page integrates."}),
+        ),
+        (
+            &w2,
+            "send_message",
+            json!({"to": "coordinator", "subject": "t-page ready for review",
+            "message": "Filters and search work; please integrate.", "task_id": "t-page"}),
+        ),
+        (
+            &co,
+            "send_message",
+            json!({"to": "session-02", "subject": "Next: the markup title",
+            "message": "Pick up t-markup after the review."}),
+        ),
+        (
+            &co,
+            "record_wake_attempt",
+            json!({"slot": "session-03", "action": "wake_slot", "adapter": "codex-app-server",
+            "status": "failed", "error": "thread not found", "run_id": "run-03"}),
+        ),
+    ];
+    for (client, tool, args) in steps {
+        tcall(client, tool, args).await?;
     }
-
-    task(
-        &co,
-        json!({"task_id": "t-store", "slot": "session-01", "title": "Durable store writes",
-        "message": "Fold task and cursor writes into the fsynced ledger append.",
-        "milestone_id": "m-ledger", "lane_id": "core",
-        "acceptance_criteria": ["one fsync per write", "kill -9 safe"]}),
-    )
-    .await?;
-    task(&co, json!({"task_id": "t-index", "slot": "session-01", "title": "Rebuild the work index incrementally",
-        "message": "Apply each change to the index instead of rebuilding it.",
-        "milestone_id": "m-ledger", "lane_id": "core", "dependency_ids": ["t-store"]})).await?;
-    task(&co, json!({"task_id": "t-page", "slot": "session-02", "title": "Render the task pool with filters",
-        "message": "Open / Reports / Integrated / All, and a search box.",
-        "milestone_id": "m-dashboard", "lane_id": "ui"})).await?;
-    task(&co, json!({"task_id": "t-markup", "slot": "session-02", "title": MARKUP_TITLE,
-        "message": "A title holding markup must show as text.", "milestone_id": "m-dashboard", "lane_id": "ui"})).await?;
-    task(
-        &co,
-        json!({"task_id": "t-stuck", "slot": "session-03", "title": "Import the legacy inbox files",
-        "message": "Bring v1 inbox/<slot>/ files into the ledger.", "milestone_id": "m-ledger"}),
-    )
-    .await?;
-    task(
-        &co,
-        json!({"task_id": "t-guide", "slot": "session-04", "title": "Write the operator guide",
-        "message": "How to run many sessions on one ledger.", "milestone_id": "m-dashboard"}),
-    )
-    .await?;
-
-    // session-01: t-store claimed, reported and integrated; then t-index claimed.
-    tcall(
-        &w1,
-        "claim_next_task",
-        json!({"slot": "session-01", "run_id": "run-01a"}),
-    )
-    .await?;
-    tcall(&w1, "report_commit", json!({"slot": "session-01", "task_id": "t-store", "run_id": "run-01a",
-        "sha": SHA_STORE, "branch": "feat/ledger-write-path", "subject": "ledger: one fsync per write",
-        "changed": ["crates/ledger/src/index/inbox.rs", "crates/ledger/src/ops/tasks.rs"]})).await?;
-    tcall(
-        &co,
-        "update_task",
-        json!({"task_id": "t-store", "status": "integrated", "commit": SHA_STORE}),
-    )
-    .await?;
-    tcall(
-        &w1,
-        "claim_next_task",
-        json!({"slot": "session-01", "run_id": "run-01b"}),
-    )
-    .await?;
-    tcall(
-        &w1,
-        "update_task",
-        json!({"task_id": "t-index", "run_id": "run-01b",
-        "visible_progress_summary": "counters done; lanes next"}),
-    )
-    .await?;
-    tcall(
-        &w1,
-        "record_heartbeat",
-        json!({"slot": "session-01", "run_id": "run-01b"}),
-    )
-    .await?;
-
-    // session-02: t-page reported, waiting for integration; t-markup queued.
-    tcall(
-        &w2,
-        "claim_next_task",
-        json!({"slot": "session-02", "run_id": "run-02"}),
-    )
-    .await?;
-    tcall(&w2, "report_commit", json!({"slot": "session-02", "task_id": "t-page", "run_id": "run-02",
-        "sha": SHA_PAGE, "branch": "feat/admin-dashboard", "subject": "dashboard: task pool filters and search",
-        "changed": ["crates/dashboard/assets/app.js"]})).await?;
-    tcall(
-        &w2,
-        "record_heartbeat",
-        json!({"slot": "session-02", "run_id": "run-02"}),
-    )
-    .await?;
-
-    // session-03: blocked, and its heartbeat failed.
-    tcall(
-        &w3,
-        "claim_next_task",
-        json!({"slot": "session-03", "run_id": "run-03"}),
-    )
-    .await?;
-    tcall(
-        &w3,
-        "update_task",
-        json!({"task_id": "t-stuck", "run_id": "run-03", "status": "blocked",
-        "blocker": "The v1 archive holds files with no ledger line"}),
-    )
-    .await?;
-    tcall(
-        &w3,
-        "record_heartbeat",
-        json!({"slot": "session-03", "run_id": "run-03", "status": "failed",
-        "error": "the session crashed"}),
-    )
-    .await?;
-
-    // session-04: claimed with a short lease and never heard from again.
-    tcall(
-        &w4,
-        "claim_next_task",
-        json!({"slot": "session-04", "run_id": "run-04", "lease_minutes": 0.01}),
-    )
-    .await?;
-
-    tcall(
-        &co,
-        "send_message",
-        json!({"to": "all", "subject": "Standup",
-        "message": "Ledger v2 first; the dashboard review is after t-page integrates."}),
-    )
-    .await?;
-    tcall(
-        &w2,
-        "send_message",
-        json!({"to": "coordinator", "subject": "t-page ready for review",
-        "message": "Filters and search work; please integrate.", "task_id": "t-page"}),
-    )
-    .await?;
-    tcall(
-        &co,
-        "send_message",
-        json!({"to": "session-02", "subject": "Next: the markup title",
-        "message": "Pick up t-markup after the review."}),
-    )
-    .await?;
-    tcall(&co, "record_wake_attempt", json!({"slot": "session-03", "action": "wake_slot",
-        "adapter": "codex-app-server", "status": "failed", "error": "thread not found", "run_id": "run-03"})).await?;
-    // Wake attempt files sort by their millisecond stamp.
+    // Wake attempt files sort by their millisecond stamp: the newest last.
     tokio::time::sleep(Duration::from_millis(5)).await;
     tcall(
         &co,
@@ -307,11 +298,10 @@ async fn seed_team(root: &Path) -> anyhow::Result<Client> {
         "adapter": "notify-only", "status": "completed", "reason": "task_reported"}),
     )
     .await?;
-
     for w in [w1, w2, w3, w4] {
         w.cancel().await?;
     }
-    // Let session-04's lease (one second) run out.
+    // Let session-04's lease run out.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     Ok(co)
 }
@@ -320,8 +310,13 @@ async fn seed_team(root: &Path) -> anyhow::Result<Client> {
 async fn seed_without_board(root: &Path) -> anyhow::Result<Client> {
     let co = test_support::connect(root, "coordinator").await?;
     let w = test_support::connect(root, "session-01").await?;
-    register(&w, "session-01", "app", "Build", "main").await?;
-    task(&co, json!({"task_id": "t-one", "slot": "session-01", "title": "The only task", "message": "Do it."})).await?;
+    tcall(
+        &w,
+        "register_slot",
+        registration("session-01", "app", "Build", "main"),
+    )
+    .await?;
+    tcall(&co, "create_task", json!({"task_id": "t-one", "slot": "session-01", "title": "The only task", "message": "Do it."})).await?;
     tcall(
         &co,
         "send_message",

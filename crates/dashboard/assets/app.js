@@ -310,112 +310,63 @@
     return [h("div", { class: "progress" }, bar, h("span", { class: "pct" }, total ? `${done}/${total}` : "no tasks")), h("div", { class: "chips" }, chips)];
   }
 
-  function renderMilestones(s) {
-    const ms = s.board.milestones;
-    $("milestones-count").textContent = ms.length ? String(ms.length) : "";
-    if (!ms.length) {
-      fill($("milestones-body"), empty("No milestones on the board."));
-      return;
-    }
-    fill($("milestones-body"), h("ul", { class: "stack" }, ms.map((m) =>
-      h("li", { data: { milestone: m.milestone_id } },
-        h("div", { class: "stack-head" }, h("strong", {}, m.title || m.milestone_id), badge(m.status || "—", m.status === "done" ? "ok" : m.status === "active" ? "info" : "idle")),
-        m.description ? h("div", { class: "sub" }, m.description) : null,
-        progress(m.task_counts)))));
+  /** Fill the list section `name` (#name-count, #name-body): one <li> per
+   * item, or the text saying there is none. */
+  function listSection(name, items, none, listClass, item) {
+    $(`${name}-count`).textContent = items.length ? String(items.length) : "";
+    fill($(`${name}-body`), items.length ? h("ul", { class: listClass }, items.map(item)) : empty(none));
   }
 
-  function renderLanes(s) {
-    const ls = s.board.lanes;
-    $("lanes-count").textContent = ls.length ? String(ls.length) : "";
-    if (!ls.length) {
-      fill($("lanes-body"), empty("No lanes on the board."));
-      return;
-    }
-    fill($("lanes-body"), h("ul", { class: "stack" }, ls.map((l) =>
-      h("li", { data: { lane: l.lane_id } },
-        h("div", { class: "stack-head" }, h("strong", {}, l.title || l.lane_id),
-          l.owner_slot ? h("span", { class: "owner", title: "owner" }, l.owner_slot) : muted("no owner"),
-          badge(l.status || "—", l.status === "active" ? "info" : "idle")),
-        l.description || l.project ? h("div", { class: "sub" }, [l.project, l.description].filter(Boolean).join(" · ")) : null,
-        progress(l.task_counts)))));
-  }
+  const renderMilestones = (s) => listSection("milestones", s.board.milestones, "No milestones on the board.", "stack", (m) =>
+    h("li", { data: { milestone: m.milestone_id } },
+      h("div", { class: "stack-head" }, h("strong", {}, m.title || m.milestone_id), badge(m.status || "—", m.status === "done" ? "ok" : m.status === "active" ? "info" : "idle")),
+      m.description ? h("div", { class: "sub" }, m.description) : null,
+      progress(m.task_counts)));
 
-  function renderReports(s) {
-    const rs = s.board.reports;
-    $("reports-count").textContent = rs.length ? String(rs.length) : "";
-    if (!rs.length) {
-      fill($("reports-body"), empty("No commit reports yet."));
-      return;
-    }
-    fill($("reports-body"), h("ul", { class: "feed" }, rs.map((r) =>
-      h("li", { data: { report: r.id } },
-        h("div", { class: "feed-head" }, mono(short(r.sha), r.sha), h("span", { class: "feed-title" }, r.subject || "(no subject)")),
-        h("div", { class: "sub" }, r.slot, r.branch ? [" · ", mono(r.branch)] : null,
-          r.task_id ? [" · ", taskLink(r.task_id)] : null,
-          (r.changed || []).length ? ` · ${r.changed.length} file${r.changed.length === 1 ? "" : "s"}` : null,
-          " · ", when(r.created_at))))));
-  }
+  const renderLanes = (s) => listSection("lanes", s.board.lanes, "No lanes on the board.", "stack", (l) =>
+    h("li", { data: { lane: l.lane_id } },
+      h("div", { class: "stack-head" }, h("strong", {}, l.title || l.lane_id),
+        l.owner_slot ? h("span", { class: "owner", title: "owner" }, l.owner_slot) : muted("no owner"),
+        badge(l.status || "—", l.status === "active" ? "info" : "idle")),
+      l.description || l.project ? h("div", { class: "sub" }, [l.project, l.description].filter(Boolean).join(" · ")) : null,
+      progress(l.task_counts)));
 
-  function renderReceipts(s) {
-    const rs = s.board.integration_receipts;
-    $("receipts-count").textContent = rs.length ? String(rs.length) : "";
-    if (!rs.length) {
-      fill($("receipts-body"), empty("Nothing integrated yet."));
-      return;
-    }
-    fill($("receipts-body"), h("ul", { class: "feed" }, rs.map((r) =>
-      h("li", { data: { receipt: r.task_id } },
-        h("div", { class: "feed-head" }, h("span", { class: "tick", "aria-hidden": "true" }), taskLink(r.task_id)),
-        h("div", { class: "sub" }, r.slot, r.commit ? [" · at ", mono(short(r.commit), r.commit)] : muted(" · no commit recorded"),
-          r.milestone_id ? ` · ${r.milestone_id}` : null, " · ", when(r.integrated_at))))));
-  }
+  const renderReports = (s) => listSection("reports", s.board.reports, "No commit reports yet.", "feed", (r) =>
+    h("li", { data: { report: r.id } },
+      h("div", { class: "feed-head" }, mono(short(r.sha), r.sha), h("span", { class: "feed-title" }, r.subject || "(no subject)")),
+      h("div", { class: "sub" }, r.slot, r.branch ? [" · ", mono(r.branch)] : null,
+        r.task_id ? [" · ", taskLink(r.task_id)] : null,
+        (r.changed || []).length ? ` · ${r.changed.length} file${r.changed.length === 1 ? "" : "s"}` : null,
+        " · ", when(r.created_at))));
 
-  function renderWake(s) {
-    const ws = s.wake_attempts;
-    $("wake-count").textContent = ws.length ? String(ws.length) : "";
-    if (!ws.length) {
-      fill($("wake-body"), empty("No wake attempts recorded."));
-      return;
-    }
-    fill($("wake-body"), h("ul", { class: "feed" }, ws.map((w) =>
-      h("li", { class: ATTEMPT_TONE[w.status] === "bad" ? "bad" : "" },
-        h("div", { class: "feed-head" }, badge(w.status || "—", ATTEMPT_TONE[w.status] || "idle"), h("span", { class: "feed-title" }, `${w.slot} · ${w.action || "wake"}`)),
-        h("div", { class: "sub" }, [w.adapter, w.error || w.reason].filter(Boolean).join(" · "), " · ", when(w.created_at))))));
-  }
+  const renderReceipts = (s) => listSection("receipts", s.board.integration_receipts, "Nothing integrated yet.", "feed", (r) =>
+    h("li", { data: { receipt: r.task_id } },
+      h("div", { class: "feed-head" }, h("span", { class: "tick", "aria-hidden": "true" }), taskLink(r.task_id)),
+      h("div", { class: "sub" }, r.slot, r.commit ? [" · at ", mono(short(r.commit), r.commit)] : muted(" · no commit recorded"),
+        r.milestone_id ? ` · ${r.milestone_id}` : null, " · ", when(r.integrated_at))));
 
-  function renderMessages(s) {
-    const ms = s.messages;
-    $("messages-count").textContent = ms.length ? String(ms.length) : "";
-    if (!ms.length) {
-      fill($("messages-body"), empty("No messages yet."));
-      return;
-    }
-    fill($("messages-body"), h("ul", { class: "feed messages" }, ms.map((m) =>
-      h("li", {},
-        h("div", { class: "feed-head" },
-          h("span", { class: "route" }, m.from || "?", h("span", { class: "arrow", "aria-hidden": "true" }, " → "), m.to || "?"),
-          badge(m.type, m.type === "commit_report" ? "warn" : m.type === "task.assign" ? "info" : "idle"),
-          h("span", { class: "feed-title" }, m.subject || ""),
-          h("span", { class: "right" }, when(m.created_at))),
-        m.excerpt ? h("div", { class: "excerpt" }, m.excerpt + (m.truncated ? "…" : "")) : null,
-        m.task_id ? h("div", { class: "sub" }, "task ", taskLink(m.task_id)) : null))));
-  }
+  const renderWake = (s) => listSection("wake", s.wake_attempts, "No wake attempts recorded.", "feed", (w) =>
+    h("li", { class: ATTEMPT_TONE[w.status] === "bad" ? "bad" : "" },
+      h("div", { class: "feed-head" }, badge(w.status || "—", ATTEMPT_TONE[w.status] || "idle"), h("span", { class: "feed-title" }, `${w.slot} · ${w.action || "wake"}`)),
+      h("div", { class: "sub" }, [w.adapter, w.error || w.reason].filter(Boolean).join(" · "), " · ", when(w.created_at))));
 
-  function renderJobs(s) {
-    const js = s.jobs.jobs || [];
-    $("jobs-count").textContent = js.length ? String(js.length) : "";
-    if (!js.length) {
-      fill($("jobs-body"), empty("No background jobs."));
-      return;
-    }
-    const tone = (st) => ({ running: "info", completed: "ok", failed: "bad", queued: "idle" })[st] || "idle";
-    fill($("jobs-body"), h("ul", { class: "feed" }, js.map((j) =>
-      h("li", { class: j.state === "failed" ? "bad" : "" },
-        h("div", { class: "feed-head" }, badge(j.state, tone(j.state)), h("span", { class: "feed-title" }, j.job_id), j.task_id ? taskLink(j.task_id) : null),
-        h("div", { class: "sub" }, j.slot, j.tokens !== null && j.tokens !== undefined ? ` · ${j.tokens} tokens` : null,
-          j.files.length ? ` · ${j.files.length} files` : null, " · ", when(j.updated_at || j.started_at)),
-        j.progress.length ? h("div", { class: "excerpt" }, j.progress[j.progress.length - 1]) : null))));
-  }
+  const renderMessages = (s) => listSection("messages", s.messages, "No messages yet.", "feed messages", (m) =>
+    h("li", {},
+      h("div", { class: "feed-head" },
+        h("span", { class: "route" }, m.from || "?", h("span", { class: "arrow", "aria-hidden": "true" }, " → "), m.to || "?"),
+        badge(m.type, m.type === "commit_report" ? "warn" : m.type === "task.assign" ? "info" : "idle"),
+        h("span", { class: "feed-title" }, m.subject || ""),
+        h("span", { class: "right" }, when(m.created_at))),
+      m.excerpt ? h("div", { class: "excerpt" }, m.excerpt + (m.truncated ? "…" : "")) : null,
+      m.task_id ? h("div", { class: "sub" }, "task ", taskLink(m.task_id)) : null));
+
+  const JOB_TONE = { running: "info", completed: "ok", failed: "bad", queued: "idle" };
+  const renderJobs = (s) => listSection("jobs", s.jobs.jobs || [], "No background jobs.", "feed", (j) =>
+    h("li", { class: j.state === "failed" ? "bad" : "" },
+      h("div", { class: "feed-head" }, badge(j.state, JOB_TONE[j.state] || "idle"), h("span", { class: "feed-title" }, j.job_id), j.task_id ? taskLink(j.task_id) : null),
+      h("div", { class: "sub" }, j.slot, j.tokens !== null && j.tokens !== undefined ? ` · ${j.tokens} tokens` : null,
+        j.files.length ? ` · ${j.files.length} files` : null, " · ", when(j.updated_at || j.started_at)),
+      j.progress.length ? h("div", { class: "excerpt" }, j.progress[j.progress.length - 1]) : null));
 
   function render(s) {
     const attention = attentionItems(s);
