@@ -684,6 +684,39 @@ fn reference_written_stores_are_read_and_left_as_they_are() -> anyhow::Result<()
     Ok(())
 }
 
+/// A store the dashboard cannot read (a registry damaged by hand, on
+/// purpose): the API says so as JSON, the stream sends `store_error`, the
+/// server stays up, and nothing is repaired behind the operator's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_store_is_reported_not_repaired() -> anyhow::Result<()> {
+    let root = temp_root();
+    let co = seed_without_board(root.path()).await?;
+    co.cancel().await?;
+    let registry = store_dir(root.path()).join("registry.json");
+    std::fs::write(&registry, b"{ this is not json")?;
+    let before = tree(root.path());
+    let mut admin = Admin::start(root.path())?;
+    assert_eq!(admin.get("/api/health")?.status, 200);
+    let snap = admin.get("/api/snapshot")?;
+    assert_eq!(snap.status, 500, "{}", snap.text());
+    let body = snap.json()?;
+    assert_eq!(body["error"], "admin_server_error");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("registry.json")),
+        "{body}"
+    );
+    let mut events = admin.events()?;
+    let ev = events.next(Duration::from_secs(10))?;
+    assert_eq!(ev.name, "store_error", "{}", ev.data);
+    assert!(admin.running(), "the dashboard survives a damaged store");
+    drop(events);
+    drop(admin);
+    assert_eq!(changes(&before, &tree(root.path())), Vec::<String>::new());
+    Ok(())
+}
+
 #[test]
 fn admin_refuses_a_root_without_a_store_and_creates_nothing() -> anyhow::Result<()> {
     let root = temp_root();
