@@ -511,6 +511,12 @@ async fn the_api_answers_and_writes_nothing_on_a_ledger_with_a_board() -> anyhow
     );
     let before = tree(root.path());
     let admin = Admin::start(root.path())?;
+    assert_eq!(
+        admin.addr.ip(),
+        std::net::Ipv4Addr::LOCALHOST,
+        "without --host it binds loopback: {}",
+        admin.url
+    );
     let s = exercise(&admin, "t-store")?;
 
     let slots: Vec<&str> = s["status"]["slots"]
@@ -876,6 +882,17 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
         text(&mut b, "document.querySelector('time[data-rel]').title")?.contains('T'),
         "absolute time on hover"
     );
+    let shown = text(
+        &mut b,
+        "[...document.querySelectorAll('#sessions time[data-rel]')].map(t => t.textContent).join('|')",
+    )?;
+    assert!(
+        !shown.is_empty()
+            && shown
+                .split('|')
+                .all(|t| t == "just now" || t.ends_with(" ago") || t.starts_with("in ")),
+        "times show relative: {shown}"
+    );
 
     // Lanes with owners, reports, receipts, milestones, messages, wake attempts, jobs.
     let section = |b: &mut Browser, id: &str| {
@@ -919,6 +936,34 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
         "no markup was parsed"
     );
     assert_eq!(b.eval("window.__pwned === undefined")?, json!(true));
+
+    assert!(
+        text(
+            &mut b,
+            "document.querySelector('#pool-body tr[data-task-id=\"t-stuck\"]').className"
+        )?
+        .split(' ')
+        .any(|c| c == "bad"),
+        "a blocked task stands out in the pool"
+    );
+    assert!(
+        !text(
+            &mut b,
+            "document.querySelector('#pool-body tr[data-task-id=\"t-markup\"]').className"
+        )?
+        .split(' ')
+        .any(|c| c == "bad"),
+        "a queued task does not"
+    );
+
+    assert!(
+        text(
+            &mut b,
+            "document.querySelector('#pool-body tr[data-task-id=\"t-guide\"]').textContent"
+        )?
+        .contains("lease expired"),
+        "a task whose lease expired says so in the pool"
+    );
 
     // Filters and search narrow it.
     b.click("[data-filter=reports]")?;
@@ -997,6 +1042,27 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
         b.eval("window.scrollTo(0, 0)")?;
         b.screenshot_full(Path::new(&path))?;
     }
+
+    // A heartbeat going stale while the page is open stands out (after the
+    // screenshot, which shows the seeded team).
+    tcall(
+        &co,
+        "record_heartbeat",
+        json!({"slot": "session-02", "status": "stale"}),
+    )
+    .await?;
+    b.wait_for(
+        "document.querySelector('#sessions tr[data-slot=\"session-02\"]').className === 'warn'",
+        Duration::from_secs(3),
+    )?;
+    assert!(
+        text(
+            &mut b,
+            "document.getElementById('attention-body').textContent"
+        )?
+        .contains("session-02: heartbeat stale"),
+        "needs attention lists the stale heartbeat"
+    );
 
     // Nothing from outside the binary; no script errors.
     let origin = admin.url.trim_end_matches('/').to_string();

@@ -6,12 +6,16 @@
 //! opened for writing, and its cost does not grow with history. It relies
 //! on how every writer changes the store:
 //!
+//! - every write call first appends its entry to the write-ahead journal
+//!   (`journal.jsonl`) and, once applied, an apply mark: its length grows
+//!   (a checkpoint empties it, which changes its length and mtime too);
 //! - whole-file records (`registry.json`, the board, cursors, heartbeats,
 //!   tasks, reports, wake attempts, `index/work.json`) are replaced by a temp
 //!   file renamed into place: the file gets a new inode (the temp file was
 //!   created while the old one still existed, so the number always differs
 //!   from the one it replaces) and its directory a new mtime;
-//! - messages are appended to `messages/ledger.jsonl`: its length grows.
+//! - messages are appended to `messages/ledger.jsonl`, and the work index's
+//!   changes to `index/work.log`: their length grows.
 //!
 //! So two stamps that differ mean the store changed, and a store that
 //! changed between two stamps shows it, except for one case: two renames
@@ -67,8 +71,10 @@ impl Store {
     pub fn stamp(&self) -> Stamp {
         let layout = self.layout();
         let dir = layout.dir();
-        let paths: [PathBuf; 13] = [
+        let paths: [PathBuf; 15] = [
+            layout.journal(),
             layout.ledger(),
+            layout.work_log(),
             layout.registry(),
             layout.board(),
             layout.work_index(),
