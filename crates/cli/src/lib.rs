@@ -18,6 +18,7 @@ macro_rules! say {
     };
 }
 
+mod admin;
 mod bench;
 mod commands;
 mod demo;
@@ -59,6 +60,8 @@ enum Command {
     /// Measure the real server over stdio: cold start, latencies, growth,
     /// concurrent writers, memory, against the fsync floor.
     Bench(bench::Args),
+    /// Serve the read-only admin dashboard of the ledger (prints its URL).
+    Admin(admin::Args),
     /// Check the ledger for damage and index drift; `--repair` fixes what can
     /// be fixed without losing data.
     Doctor(doctor::Args),
@@ -160,6 +163,7 @@ pub fn main() -> ExitCode {
                 .and_then(|rt| rt.block_on(bench::run(args)))
                 .map(|()| 0)
         }),
+        Command::Admin(a) => admin::run(&top, &a),
         Command::Doctor(a) => doctor::run(&Env::new(&top, &a.common), &a),
         Command::Init(a) => commands::init::run(&Env::new(&top, &a.common), &a),
         Command::Register(a) => commands::register::run(&Env::new(&top, &a.common), &a),
@@ -206,7 +210,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -16,7 +16,9 @@
 //! - git with a fixed identity and no user configuration: [`git`],
 //!   [`repo`], [`commit_file`];
 //! - [`mock_model`], a loopback stand-in for the OpenAI Responses API so
-//!   the real Codex CLI runs whole turns offline.
+//!   the real Codex CLI runs whole turns offline;
+//! - `codenator admin` as a process with raw HTTP to it ([`Admin`]), and
+//!   headless Chromium driven over the DevTools protocol ([`Browser`]).
 //!
 //! # How the binaries are found
 //!
@@ -29,6 +31,8 @@
 //! test file of another package (`cargo test --test races`) does not
 //! rebuild them: run `cargo build --workspace` first.
 
+mod admin;
+mod browser;
 mod cli;
 mod git;
 mod json;
@@ -37,6 +41,8 @@ pub mod mock_model;
 mod paths;
 pub mod power;
 
+pub use admin::{Admin, Event, Events, Response};
+pub use browser::{Browser, WINDOW, chromium_path};
 pub use cli::{World, cli_command};
 pub use git::{commit_file, git, git_command, repo};
 pub use json::{ReportFiles, report_files, row, str_field};

@@ -7,9 +7,11 @@
 
 pub mod board;
 pub mod pause;
+pub mod recent;
 pub mod recovery;
 pub mod slot_health;
 pub mod snapshot;
+pub mod stamp;
 pub mod status;
 pub mod tasks;
 pub mod wake_plan;
