@@ -327,7 +327,7 @@ impl WorkIndex {
 
     /// One slot's active tasks: what a heartbeat renews and what makes a
     /// slot busy, without walking its queue.
-    pub fn active_of<'a>(&'a self, slot: &'a str) -> impl Iterator<Item = &'a TaskRow> + 'a {
+    pub fn active_of<'a>(&'a self, slot: &str) -> impl Iterator<Item = &'a TaskRow> {
         self.active_rows()
             .filter(move |r| r.slot == slot && r.status == TaskStatus::Active)
     }
@@ -338,12 +338,9 @@ impl WorkIndex {
             + self.counts.get("done").copied().unwrap_or(0)
     }
 
-    /// One slot's open tasks in queue order, gathered once for the
-    /// questions a view asks about them.
-    pub fn slot_work(&self, slot: &str) -> SlotWork<'_> {
-        SlotWork {
-            open: self.open_for(slot),
-        }
+    /// One slot's open tasks, for the questions a view asks about them.
+    pub fn slot_work<'a, 's>(&'a self, slot: &'s str) -> SlotWork<'a, 's> {
+        SlotWork { idx: self, slot }
     }
 
     /// The slot's active task (see [`SlotWork::active`]).
@@ -387,18 +384,30 @@ impl WorkIndex {
     }
 }
 
-/// One slot's open tasks, in queue order.
-pub struct SlotWork<'a> {
-    pub open: Vec<&'a TaskRow>,
+/// One slot's open tasks, walked lazily: the active task comes from the
+/// active set, the current one from the head of the queue, the count from
+/// the queue's length, so a status row costs the same with 10 or 10,000
+/// tasks queued for the slot.
+pub struct SlotWork<'a, 's> {
+    idx: &'a WorkIndex,
+    slot: &'s str,
 }
 
-impl<'a> SlotWork<'a> {
+impl<'a> SlotWork<'a, '_> {
+    /// The open tasks in queue order.
+    pub fn open(&self) -> impl Iterator<Item = &'a TaskRow> {
+        self.idx.queue_of(self.slot)
+    }
+
+    /// How many tasks are open.
+    pub fn count(&self) -> usize {
+        self.idx.open_count_for(self.slot)
+    }
+
     /// The active task: the one claimed last.
     pub fn active(&self) -> Option<&'a TaskRow> {
-        self.open
-            .iter()
-            .copied()
-            .filter(|r| r.status == TaskStatus::Active)
+        self.idx
+            .active_of(self.slot)
             .max_by_key(|r| r.started_at.as_deref())
     }
 
@@ -406,17 +415,17 @@ impl<'a> SlotWork<'a> {
     /// task, else a blocked one, else one awaiting integration, else any
     /// open one. None when nothing is open.
     pub fn current(&self) -> Option<&'a TaskRow> {
-        let pick = |f: fn(&TaskStatus) -> bool| self.open.iter().copied().find(|r| f(&r.status));
+        let pick = |f: fn(&TaskStatus) -> bool| self.open().find(|r| f(&r.status));
         self.active()
             .or_else(|| pick(TaskStatus::is_claimable))
             .or_else(|| pick(|s| *s == TaskStatus::Blocked))
             .or_else(|| pick(|s| *s == TaskStatus::Reported))
-            .or_else(|| self.open.first().copied())
+            .or_else(|| self.open().next())
     }
 
     /// Is any open task in this status?
     pub fn has(&self, status: &TaskStatus) -> bool {
-        self.open.iter().any(|r| r.status == *status)
+        self.open().any(|r| r.status == *status)
     }
 }
 

@@ -136,7 +136,7 @@ impl<'t, 's> Snapshot<'t, 's> {
             current_task_updated_at: current.and_then(|r| r.updated_at.clone()),
             last_task_id: last.map(|(id, _)| id.to_string()),
             last_task_status: last.map(|(_, st)| st.clone()),
-            open_tasks: work.open.len(),
+            open_tasks: work.count(),
             heartbeat_status: hb_status,
             heartbeat_checked_at: hb_at,
             run_id: e.run_id.clone(),
@@ -159,17 +159,19 @@ impl<'t, 's> Snapshot<'t, 's> {
             _ => None,
         };
         let work = self.idx.slot_work(slot);
-        let open = &work.open;
         let mut claimable = false;
         let mut waiting = false;
-        for r in open.iter().filter(|r| r.status.is_claimable()) {
+        for r in work.open().filter(|r| r.status.is_claimable()) {
             if self.idx.unmet_dependencies(&self.txn, r).is_empty() {
                 claimable = true;
             } else {
                 waiting = true;
             }
+            if claimable && waiting {
+                break;
+            }
         }
-        let has = |st: TaskStatus| open.iter().any(|r| r.status == st);
+        let has = |st: TaskStatus| work.has(&st);
         let current = work.current();
         let waiting_since = match current {
             Some(c) if c.status.is_claimable() => {
