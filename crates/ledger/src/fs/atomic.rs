@@ -134,7 +134,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
             sync_data(&f, &tmp)?;
         }
         drop(f);
-        fs::rename(&tmp, path).at(path)?;
+        put_in_place(&tmp, path)?;
         if durable {
             sync_dir(dir)?;
             power::synced(path);
@@ -145,6 +145,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Put `tmp` in the place of `path`. An existing file is swapped out
+/// (`renameat2` with `RENAME_EXCHANGE`) and then removed: a plain rename
+/// over an existing file makes ext4 start writing the new file's data back
+/// there and then (its `auto_da_alloc`), 0.2 to 1 ms per record on this
+/// project's disk, which is what the journal's single fsync is meant to
+/// save. Readers see the old file or the new one, never none. A crash
+/// between the swap and the removal leaves a temp file with the old
+/// content, which `doctor` removes.
+fn put_in_place(tmp: &Path, path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        // Fails when there is no file yet (or the file system cannot
+        // swap): then a plain rename, which has nothing to write back.
+        if renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE).is_ok() {
+            let _ = fs::remove_file(tmp);
+            return Ok(());
+        }
+    }
+    fs::rename(tmp, path).at(path)
 }
 
 /// Serialise `value` as JSON plus a newline: pretty for primary records
