@@ -408,6 +408,23 @@ fn start(txn: &WriteTxn) -> Result<()> {
     fs::write_atomic(&layout.journal(), &bytes, Durability::Durable)
 }
 
+/// The boot named in the journal's header (its first line).
+fn header_boot(layout: &Layout) -> Result<Option<String>> {
+    use std::io::Read;
+    let path = layout.journal();
+    let f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).at(&path),
+    };
+    let mut buf = Vec::with_capacity(256);
+    f.take(4096).read_to_end(&mut buf).at(&path)?;
+    let first = buf.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    Ok(serde_json::from_slice::<Line>(first)
+        .ok()
+        .and_then(|l| l.boot))
+}
+
 /// At open: if the journal was written in another boot (a power loss or a
 /// reboot happened since), replay it, rebuild the indexes and checkpoint;
 /// a store without a journal gets one. Without a known boot id nothing is
@@ -420,14 +437,12 @@ pub(crate) fn recover_after_boot(txn: &WriteTxn) -> Result<()> {
     let Some(boot) = txn.store().boot_id() else {
         return Ok(());
     };
-    let lines = read_lines(layout)?.lines;
-    let written_in = lines
-        .first()
-        .and_then(|l| l.boot.clone())
-        .unwrap_or_default();
-    if written_in == boot {
+    // Every process opens the store: the header alone says whether to
+    // replay, so the usual open reads one short line, not the journal.
+    if header_boot(layout)?.as_deref() == Some(boot) {
         return Ok(());
     }
+    let lines = read_lines(layout)?.lines;
     let entries: Vec<Entry> = lines
         .into_iter()
         .filter(|l| l.tx.is_some())
