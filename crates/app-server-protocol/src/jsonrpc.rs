@@ -45,8 +45,14 @@ pub struct Notification<'a> {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Reply<'a, R: Serialize> {
-    Result { id: &'a RequestId, result: &'a R },
-    Error { id: &'a RequestId, error: &'a RpcError },
+    Result {
+        id: &'a RequestId,
+        result: &'a R,
+    },
+    Error {
+        id: &'a RequestId,
+        error: &'a RpcError,
+    },
 }
 
 /// A JSON-RPC error, in an answer or a reply.
@@ -170,19 +176,37 @@ mod tests {
     #[test]
     fn sorts_responses_requests_and_notifications() {
         let m = Message::parse(r#"{"id":1,"result":{"x":1}}"#).expect("parse");
-        assert!(matches!(m, Message::Response { id: RequestId::Int(1), result: Ok(_) }));
-        let m = Message::parse(r#"{"id":"a","error":{"code":-32600,"message":"no"}}"#)
-            .expect("parse");
-        assert!(matches!(m, Message::Response { result: Err(RpcError { code: -32600, .. }), .. }));
+        assert!(matches!(
+            m,
+            Message::Response {
+                id: RequestId::Int(1),
+                result: Ok(_)
+            }
+        ));
+        let m =
+            Message::parse(r#"{"id":"a","error":{"code":-32600,"message":"no"}}"#).expect("parse");
+        assert!(matches!(
+            m,
+            Message::Response {
+                result: Err(RpcError { code: -32600, .. }),
+                ..
+            }
+        ));
         let m = Message::parse(r#"{"id":0,"method":"attestation/generate","params":{}}"#)
             .expect("parse");
         assert!(matches!(
             m,
-            Message::Request { request: ServerRequest::Attestation, .. }
+            Message::Request {
+                request: ServerRequest::Attestation,
+                ..
+            }
         ));
         let m = Message::parse(r#"{"method":"thread/queue/changed","params":{"threadId":"t"}}"#)
             .expect("parse");
-        assert!(matches!(m, Message::Notification(ServerNotification::Other { .. })));
+        assert!(matches!(
+            m,
+            Message::Notification(ServerNotification::Other { .. })
+        ));
         assert!(Message::parse("{}").is_err());
         assert!(Message::parse("not json").is_err());
     }
@@ -190,11 +214,18 @@ mod tests {
     #[test]
     fn replies_echo_the_id() {
         let id = RequestId::Str("r-1".into());
-        let text = serde_json::to_string(&Reply::Error {
+        let error = RpcError {
+            code: -32601,
+            message: "no".into(),
+        };
+        let reply: Reply<'_, ()> = Reply::Error {
             id: &id,
-            error: &RpcError { code: -32601, message: "no".into() },
-        } as &Reply<'_, ()>)
-        .expect("json");
-        assert_eq!(text, r#"{"id":"r-1","error":{"code":-32601,"message":"no"}}"#);
+            error: &error,
+        };
+        let text = serde_json::to_string(&reply).expect("json");
+        assert_eq!(
+            text,
+            r#"{"id":"r-1","error":{"code":-32601,"message":"no"}}"#
+        );
     }
 }

@@ -245,7 +245,9 @@ mod tests {
             panic!("not a turn/completed");
         };
         assert_eq!(n.turn.status, TurnStatus::Completed);
-        assert!(matches!(&n.turn.items[0], ThreadItem::AgentMessage { text, .. } if text == "done"));
+        assert!(
+            matches!(&n.turn.items[0], ThreadItem::AgentMessage { text, .. } if text == "done")
+        );
         assert!(matches!(n.turn.items[1], ThreadItem::Other));
         let line = r#"{"method":"turn/completed","params":{"threadId":"t","turn":{"id":"u","items":[],"status":"paused"}}}"#;
         let Ok(Message::Notification(ServerNotification::TurnCompleted(n))) = Message::parse(line)
@@ -262,7 +264,13 @@ mod tests {
         else {
             panic!("not a notification");
         };
-        assert!(matches!(n, ServerNotification::Other { unreadable: Some(_), .. }));
+        assert!(matches!(
+            n,
+            ServerNotification::Other {
+                unreadable: Some(_),
+                ..
+            }
+        ));
         assert_eq!(n.method(), "turn/completed");
     }
 }

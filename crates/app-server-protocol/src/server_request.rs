@@ -201,7 +201,9 @@ impl ServerRequest {
         }
         match method {
             method::COMMAND_APPROVAL => typed(method, params, ServerRequest::CommandApproval),
-            method::FILE_CHANGE_APPROVAL => typed(method, params, ServerRequest::FileChangeApproval),
+            method::FILE_CHANGE_APPROVAL => {
+                typed(method, params, ServerRequest::FileChangeApproval)
+            }
             method::USER_INPUT => typed(method, params, ServerRequest::UserInput),
             method::MCP_ELICITATION => typed(method, params, ServerRequest::Elicitation),
             method::PERMISSIONS_APPROVAL => {
@@ -375,7 +377,9 @@ impl ServerRequestAnswer {
                 content_items: vec![DynamicToolContent::InputText { text: text.clone() }],
                 success: false,
             }),
-            ServerRequestAnswer::CurrentTime(t) => raw(&CurrentTimeBody { current_time_at: *t }),
+            ServerRequestAnswer::CurrentTime(t) => raw(&CurrentTimeBody {
+                current_time_at: *t,
+            }),
             ServerRequestAnswer::Review(d) => raw(&DecisionBody { decision: *d }),
             ServerRequestAnswer::Error(e) => AnswerBody::Error(e.clone()),
         }
@@ -468,14 +472,23 @@ mod tests {
         else {
             panic!("not a command approval");
         };
-        assert_eq!(p.command.as_deref(), Some(r#"/bin/bash -lc "git add -- a""#));
+        assert_eq!(
+            p.command.as_deref(),
+            Some(r#"/bin/bash -lc "git add -- a""#)
+        );
         assert_eq!(p.available_decisions.map(|d| d.len()), Some(3));
         let Ok(Message::Request { request, .. }) =
             Message::parse(r#"{"id":4,"method":"item/tool/call","params":{"tool":5}}"#)
         else {
             panic!("not a request");
         };
-        assert!(matches!(request, ServerRequest::Unknown { unreadable: Some(_), .. }));
+        assert!(matches!(
+            request,
+            ServerRequest::Unknown {
+                unreadable: Some(_),
+                ..
+            }
+        ));
         assert_eq!(request.method(), "item/tool/call");
     }
 }
