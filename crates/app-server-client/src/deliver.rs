@@ -140,7 +140,7 @@ pub async fn deliver(codex: &Codex, home: &CodexHome, req: &WakeRequest) -> Deli
         )
         .await
         {
-            Attempt::Done(d) => return finish(d, started, note),
+            Attempt::Done(d) => return finish(*d, started, note),
             Attempt::Held(why) => return queue(codex, req, started, Some(why)).await,
             Attempt::Unreachable(why) => note = Some(format!("{url} unreachable: {why}")),
         }
@@ -151,7 +151,7 @@ pub async fn deliver(codex: &Codex, home: &CodexHome, req: &WakeRequest) -> Deli
     }
     let server = AppServer::spawn(codex, req.cwd.as_deref(), req.policy.clone()).await;
     match on_server(server, req, Route::AppServer).await {
-        Attempt::Done(d) => finish(d, started, note),
+        Attempt::Done(d) => finish(*d, started, note),
         Attempt::Held(why) => queue(codex, req, started, Some(why)).await,
         Attempt::Unreachable(why) => finish(
             failed(
@@ -189,7 +189,7 @@ fn failed(route: Route, reason: &str, error: String, evidence: Evidence) -> Deli
 }
 
 enum Attempt {
-    Done(Delivered),
+    Done(Box<Delivered>),
     /// Another process writes the thread.
     Held(String),
     /// The server could not be reached or started.
@@ -232,10 +232,10 @@ async fn on_server(server: Result<AppServer, Error>, req: &WakeRequest, route: R
         return if held {
             Attempt::Held(format!("resume refused: {e}"))
         } else {
-            Attempt::Done(Delivered {
+            Attempt::Done(Box::new(Delivered {
                 timings,
                 ..failed(route, "resume_failed", e.to_string(), closed.evidence)
-            })
+            }))
         };
     }
     let turn = TurnStartParams {
@@ -288,7 +288,7 @@ async fn on_server(server: Result<AppServer, Error>, req: &WakeRequest, route: R
             )
         },
     };
-    Attempt::Done(d)
+    Attempt::Done(Box::new(d))
 }
 
 /// The queue route: `codex queue --thread T --message P`.

@@ -71,6 +71,7 @@ impl StderrTail {
     const KEEP: usize = 40;
 
     fn push(&self, line: String) {
+        let line = strip_ansi(&line);
         if let Ok(mut v) = self.0.lock() {
             if v.len() == Self::KEEP {
                 v.remove(0);
@@ -86,6 +87,25 @@ impl StderrTail {
             .map(|v| v[v.len().saturating_sub(n)..].to_vec())
             .unwrap_or_default()
     }
+}
+
+/// The line without terminal colour codes (`ESC [ … m`): Codex colours its
+/// log lines even into a pipe.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A running child and the rest of its group.
@@ -193,4 +213,15 @@ pub async fn run(
     // Let the stderr reader catch up with the last lines.
     tokio::task::yield_now().await;
     Ok((status, out, tail.last(6)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_codes_are_stripped() {
+        assert_eq!(
+            super::strip_ansi("\u{1b}[2mtime\u{1b}[0m \u{1b}[31mERROR\u{1b}[0m x"),
+            "time ERROR x"
+        );
+    }
 }

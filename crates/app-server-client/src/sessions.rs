@@ -83,7 +83,7 @@ struct Content {
 pub fn scan(dir: &Path, limit: usize) -> Vec<SessionThread> {
     let mut files = Vec::new();
     collect(dir, &mut files, 0);
-    files.sort_by(|a, b| b.1.cmp(&a.1));
+    files.sort_by_key(|f| std::cmp::Reverse(f.1));
     files.truncate(limit);
     files
         .into_iter()
