@@ -16,7 +16,8 @@
 //! - git with a fixed identity and no user configuration: [`git`],
 //!   [`repo`], [`commit_file`];
 //! - [`mock_model`], a loopback stand-in for the OpenAI Responses API so
-//!   the real Codex CLI runs whole turns offline;
+//!   the real Codex CLI runs whole turns offline; [`codex`], the pinned
+//!   Codex CLI and a throw-away Codex user configured for the stand-in;
 //! - `codenator admin` as a process with raw HTTP to it ([`Admin`]), and
 //!   headless Chromium driven over the DevTools protocol ([`Browser`]).
 //!
@@ -34,6 +35,7 @@
 mod admin;
 mod browser;
 mod cli;
+pub mod codex;
 mod git;
 mod json;
 mod mcp;

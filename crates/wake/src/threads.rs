@@ -165,8 +165,16 @@ pub fn names_slot(text: &str, slot: &str) -> bool {
         let rest = &text[from..];
         let trimmed = rest.trim_start_matches([' ', '\t', ':', '`', '"', '\'']);
         if before_ok && trimmed.len() < rest.len() && trimmed.starts_with(slot) {
-            let after = trimmed[slot.len()..].chars().next();
-            if !after.is_some_and(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            // The id ends there: nothing that could continue it follows (a
+            // full stop may, when the sentence ends with the id).
+            let mut after = trimmed[slot.len()..].chars();
+            let id_char = |c: char| c.is_ascii_alphanumeric() || "_-".contains(c);
+            let ends = match after.next() {
+                None => true,
+                Some('.') => !after.next().is_some_and(|c| id_char(c) || c == '.'),
+                Some(c) => !id_char(c),
+            };
+            if ends {
                 return true;
             }
         }
@@ -335,6 +343,11 @@ mod tests {
     #[test]
     fn names_slot_matches_whole_ids_only() {
         assert!(names_slot("You are slot session-01.", "session-01"));
+        assert!(names_slot(
+            "Codenator headless slot worker-1. Reply",
+            "worker-1"
+        ));
+        assert!(!names_slot("slot worker-1.5", "worker-1"));
         assert!(names_slot("Codenator headless SLOT worker_a", "worker_a"));
         assert!(names_slot("slot: `w-3`", "w-3"));
         assert!(!names_slot("slot session-012", "session-01"));
