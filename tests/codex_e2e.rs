@@ -27,18 +27,6 @@ const CODEX_TIMEOUT: Duration = Duration::from_secs(30);
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
 const SERVER: &str = "codenator";
 
-/// Run a test body under [`TEST_TIMEOUT`]. When it expires the body is
-/// dropped, which kills the Codex processes it started.
-async fn within_deadline(
-    name: &str,
-    body: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
-    match tokio::time::timeout(TEST_TIMEOUT, body).await {
-        Ok(result) => result,
-        Err(_) => panic!("{name} did not finish within {TEST_TIMEOUT:?}"),
-    }
-}
-
 /// A throw-away user for Codex (`$HOME`, `$CODEX_HOME`) and a work directory.
 struct Sandbox {
     dir: TempDir,
@@ -312,8 +300,9 @@ fn slot_row<'a>(status: &'a Value, slot: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_sessions_drive_a_task_through_the_ledger() -> anyhow::Result<()> {
     require_codex();
-    within_deadline(
+    test_support::within_deadline(
         "codex_sessions_drive_a_task_through_the_ledger",
+        TEST_TIMEOUT,
         codex_sessions_drive_a_task_through_the_ledger_body(),
     )
     .await
@@ -546,8 +535,9 @@ fn copy_plugin(to: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_installs_from_a_local_marketplace() -> anyhow::Result<()> {
     require_codex();
-    within_deadline(
+    test_support::within_deadline(
         "plugin_installs_from_a_local_marketplace",
+        TEST_TIMEOUT,
         plugin_installs_from_a_local_marketplace_body(),
     )
     .await
@@ -779,8 +769,9 @@ fn sh_word(p: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_shell_git_commit_fires_the_hook_once() -> anyhow::Result<()> {
     require_codex();
-    within_deadline(
+    test_support::within_deadline(
         "codex_shell_git_commit_fires_the_hook_once",
+        TEST_TIMEOUT,
         codex_shell_git_commit_fires_the_hook_once_body(),
     )
     .await

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use app_server_client::protocol::{
-    ApprovalPolicy, SandboxMode, ThreadResumeParams, TurnStartParams, TurnStartResponse, method,
+    ApprovalPolicy, SandboxMode, ThreadResumeParams, ThreadSettings, TurnStartParams,
+    TurnStartResponse, method,
 };
 use app_server_client::{AppServer, Codex, CodexHome, Holder, Policy};
 use serde_json::{Value, json};
@@ -21,16 +22,6 @@ use test_support::{World, walk_files};
 /// How long a whole test may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(150);
 const SLOT: &str = "worker-1";
-
-async fn within_deadline(
-    name: &str,
-    body: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
-    match tokio::time::timeout(TEST_TIMEOUT, body).await {
-        Ok(result) => result,
-        Err(_) => panic!("{name} did not finish within {TEST_TIMEOUT:?}"),
-    }
-}
 
 /// A ledger, a Codex user configured for the mock, and a git worktree.
 struct Setup {
@@ -120,6 +111,29 @@ impl Setup {
         r["thread_id"].as_str().expect("thread id").to_string()
     }
 
+    /// A setup whose slot has a thread (`thread-start`).
+    async fn with_thread() -> (Setup, String) {
+        let s = Setup::new("").await;
+        let thread = s.thread_start().await;
+        (s, thread)
+    }
+
+    /// A plain message to the slot (it makes the slot's inbox unread).
+    async fn message(&self, subject: &str, text: &str) {
+        self.ok(&["send", SLOT, "--message", text, "--subject", subject])
+            .await;
+    }
+
+    /// The slot's action in the plan (`watch --json`).
+    async fn plan_action(&self) -> Value {
+        let plan = self.json(&["watch", "--json"]).await;
+        plan["actions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["slot"] == json!(SLOT)))
+            .cloned()
+            .unwrap_or_else(|| panic!("no action for {SLOT}: {plan:#}"))
+    }
+
     fn codex(&self) -> Codex {
         let mut c = Codex::new(codex_bin());
         c.env = self
@@ -186,9 +200,8 @@ fn heartbeat_step(call: &str) -> Step {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wake_send_work_mode_claims_the_task_through_mcp() -> anyhow::Result<()> {
     require_codex();
-    within_deadline("wake_send_work_mode", async {
-        let s = Setup::new("").await;
-        let thread = s.thread_start().await;
+    test_support::within_deadline("wake_send_work_mode", TEST_TIMEOUT, async {
+        let (s, thread) = Setup::with_thread().await;
         s.ok(&[
             "task-create",
             SLOT,
@@ -200,11 +213,7 @@ async fn wake_send_work_mode_claims_the_task_through_mcp() -> anyhow::Result<()>
             "Add wake.txt and report it.",
         ])
         .await;
-        let plan = s.json(&["watch", "--json"]).await;
-        let action = plan["actions"]
-            .as_array()
-            .and_then(|a| a.iter().find(|a| a["slot"] == json!(SLOT)))
-            .expect("the slot's action");
+        let action = s.plan_action().await;
         assert_eq!(action["action"], json!("wake_slot"), "{action:#}");
         // A dry run writes nothing.
         let dry = s.json(&["wake", "--prompt-mode", "work", "--json"]).await;
@@ -270,11 +279,7 @@ async fn wake_send_work_mode_claims_the_task_through_mcp() -> anyhow::Result<()>
         assert!(at["timings"]["total_ms"].as_u64().is_some(), "{at:#}");
         eprintln!("timings: {}", at["timings"]);
         // plan_wake sees the attempt.
-        let plan = s.json(&["watch", "--json"]).await;
-        let action = plan["actions"]
-            .as_array()
-            .and_then(|a| a.iter().find(|a| a["slot"] == json!(SLOT)))
-            .expect("the slot's action");
+        let action = s.plan_action().await;
         assert_eq!(action["last_wake"]["id"], at["id"], "{action:#}");
         s.assert_nothing_left(&thread).await;
         Ok(())
@@ -289,18 +294,9 @@ async fn wake_send_work_mode_claims_the_task_through_mcp() -> anyhow::Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wake_of_a_held_thread_is_queued_and_the_owner_runs_it() -> anyhow::Result<()> {
     require_codex();
-    within_deadline("wake_of_a_held_thread", async {
-        let s = Setup::new("").await;
-        let thread = s.thread_start().await;
-        s.ok(&[
-            "send",
-            SLOT,
-            "--message",
-            "Look at the build.",
-            "--subject",
-            "build",
-        ])
-        .await;
+    test_support::within_deadline("wake_of_a_held_thread", TEST_TIMEOUT, async {
+        let (s, thread) = Setup::with_thread().await;
+        s.message("build", "Look at the build.").await;
 
         // The owner: resumes the thread and starts a turn the model holds.
         let gate = Gate::new();
@@ -312,11 +308,7 @@ async fn wake_of_a_held_thread_is_queued_and_the_owner_runs_it() -> anyhow::Resu
             AppServer::spawn(&s.codex(), Some(&s.worktree), Policy::decline_all()).await?;
         owner.initialize("owner").await?;
         owner
-            .resume_thread(&ThreadResumeParams {
-                thread_id: thread.clone(),
-                exclude_turns: true,
-                ..ThreadResumeParams::default()
-            })
+            .resume_thread(&ThreadResumeParams::thread(thread.clone()))
             .await?;
         let busy: TurnStartResponse = owner
             .request(
@@ -336,11 +328,12 @@ async fn wake_of_a_held_thread_is_queued_and_the_owner_runs_it() -> anyhow::Resu
         other.initialize("other").await?;
         let refused = other
             .resume_thread(&ThreadResumeParams {
-                thread_id: thread.clone(),
-                exclude_turns: true,
-                approval_policy: Some(ApprovalPolicy::Never),
-                sandbox: Some(SandboxMode::WorkspaceWrite),
-                ..ThreadResumeParams::default()
+                settings: ThreadSettings {
+                    approval_policy: Some(ApprovalPolicy::Never),
+                    sandbox: Some(SandboxMode::WorkspaceWrite),
+                    ..ThreadSettings::default()
+                },
+                ..ThreadResumeParams::thread(thread.clone())
             })
             .await;
         match refused {
@@ -405,18 +398,9 @@ async fn wake_of_a_held_thread_is_queued_and_the_owner_runs_it() -> anyhow::Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_wakes_once_while_nothing_changes() -> anyhow::Result<()> {
     require_codex();
-    within_deadline("daemon_backoff", async {
-        let s = Setup::new("").await;
-        let thread = s.thread_start().await;
-        s.ok(&[
-            "send",
-            SLOT,
-            "--message",
-            "Please look at issue 3.",
-            "--subject",
-            "issue 3",
-        ])
-        .await;
+    test_support::within_deadline("daemon_backoff", TEST_TIMEOUT, async {
+        let (s, thread) = Setup::with_thread().await;
+        s.message("issue 3", "Please look at issue 3.").await;
         // Without an explicit prompt the daemon sends nothing.
         let out = s.run(&["daemon", "--once", "--send"]).await;
         assert_eq!(out.status.code(), Some(1));
@@ -460,15 +444,7 @@ async fn daemon_wakes_once_while_nothing_changes() -> anyhow::Result<()> {
         assert_eq!(attempts[1]["status"], json!("completed"));
 
         // A change (a new message) makes the slot due again.
-        s.ok(&[
-            "send",
-            SLOT,
-            "--message",
-            "And issue 4.",
-            "--subject",
-            "issue 4",
-        ])
-        .await;
+        s.message("issue 4", "And issue 4.").await;
         let r = s.json(&["wake", "--json"]).await;
         assert_eq!(r["summary"]["planned"], json!(1), "{r:#}");
         s.assert_nothing_left(&thread).await;
@@ -483,9 +459,8 @@ async fn daemon_wakes_once_while_nothing_changes() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thread_start_gives_a_resumable_thread() -> anyhow::Result<()> {
     require_codex();
-    within_deadline("thread_start", async {
-        let s = Setup::new("").await;
-        let thread = s.thread_start().await;
+    test_support::within_deadline("thread_start", TEST_TIMEOUT, async {
+        let (s, thread) = Setup::with_thread().await;
         let status = s.json(&["status", "--json"]).await;
         let row = test_support::row(&status["rows"], SLOT);
         assert_eq!(row["app_server_thread_id"], json!(thread), "{status:#}");
@@ -496,11 +471,7 @@ async fn thread_start_gives_a_resumable_thread() -> anyhow::Result<()> {
         let mut fresh = AppServer::spawn(&s.codex(), None, Policy::decline_all()).await?;
         fresh.initialize("fresh").await?;
         let resumed = fresh
-            .resume_thread(&ThreadResumeParams {
-                thread_id: thread.clone(),
-                exclude_turns: true,
-                ..ThreadResumeParams::default()
-            })
+            .resume_thread(&ThreadResumeParams::thread(thread.clone()))
             .await?;
         assert_eq!(resumed.thread.id, thread);
         assert_eq!(

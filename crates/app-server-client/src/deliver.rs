@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use app_server_protocol::{
-    ApprovalPolicy, SandboxMode, ThreadResumeParams, TurnStartParams, TurnStatus, UserInput,
+    ApprovalPolicy, SandboxMode, ThreadResumeParams, ThreadSettings, TurnStartParams, TurnStatus,
+    UserInput,
 };
 use serde::Serialize;
 
@@ -218,11 +219,12 @@ async fn on_server(server: Result<AppServer, Error>, req: &WakeRequest, route: R
     let t1 = Instant::now();
     let resumed = s
         .resume_thread(&ThreadResumeParams {
-            thread_id: req.thread_id.clone(),
-            exclude_turns: true,
-            cwd: cwd.clone(),
-            approval_policy: Some(req.approval_policy),
-            sandbox: Some(req.sandbox),
+            settings: ThreadSettings {
+                cwd: cwd.clone(),
+                approval_policy: Some(req.approval_policy),
+                sandbox: Some(req.sandbox),
+            },
+            ..ThreadResumeParams::thread(req.thread_id.clone())
         })
         .await;
     timings.resume_ms = Some(ms(t1.elapsed()));

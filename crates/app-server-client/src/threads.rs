@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use app_server_protocol::{
-    ApprovalPolicy, SandboxMode, ThreadStartParams, TurnStartParams, TurnStatus,
+    ApprovalPolicy, SandboxMode, ThreadSettings, ThreadStartParams, TurnStartParams, TurnStatus,
 };
 use serde::Serialize;
 
@@ -128,9 +128,11 @@ async fn run(s: &mut AppServer, req: &StartRequest) -> Result<Started, (Option<S
     s.initialize(CLIENT_NAME).await.map_err(|e| (None, e))?;
     let thread = s
         .start_thread(&ThreadStartParams {
-            cwd: Some(req.cwd.display().to_string()),
-            approval_policy: Some(req.approval_policy),
-            sandbox: Some(req.sandbox),
+            settings: ThreadSettings {
+                cwd: Some(req.cwd.display().to_string()),
+                approval_policy: Some(req.approval_policy),
+                sandbox: Some(req.sandbox),
+            },
             ephemeral: Some(req.ephemeral),
             base_instructions: req.base_instructions.clone(),
             ..ThreadStartParams::default()

@@ -17,8 +17,8 @@
 use std::time::Duration;
 
 use app_server_client::protocol::{
-    ApprovalPolicy, DynamicToolSpec, Message, SandboxMode, ServerRequest, ThreadStartParams,
-    TurnStartParams, TurnStatus, method,
+    ApprovalPolicy, DynamicToolSpec, Message, SandboxMode, ServerRequest, ThreadSettings,
+    ThreadStartParams, TurnStartParams, TurnStatus, method,
 };
 use app_server_client::{AppServer, Codex, Policy};
 use serde_json::json;
@@ -118,9 +118,11 @@ approval_mode = "prompt"
     s.initialize("codenator_test").await?;
     let thread = s
         .start_thread(&ThreadStartParams {
-            cwd: Some(work.display().to_string()),
-            approval_policy: Some(ApprovalPolicy::OnRequest),
-            sandbox: Some(SandboxMode::WorkspaceWrite),
+            settings: ThreadSettings {
+                cwd: Some(work.display().to_string()),
+                approval_policy: Some(ApprovalPolicy::OnRequest),
+                sandbox: Some(SandboxMode::WorkspaceWrite),
+            },
             ephemeral: Some(false),
             dynamic_tools: vec![DynamicToolSpec::Function {
                 name: "codenator_probe".into(),

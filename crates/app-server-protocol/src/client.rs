@@ -112,16 +112,24 @@ pub enum DynamicToolSpec {
     },
 }
 
-/// `thread/start` params.
+/// What `thread/start` and `thread/resume` both set for the thread.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ThreadStartParams {
+pub struct ThreadSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<ApprovalPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxMode>,
+}
+
+/// `thread/start` params.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadStartParams {
+    #[serde(flatten)]
+    pub settings: ThreadSettings,
     /// Ephemeral threads keep no rollout and cannot be resumed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<bool>,
@@ -141,12 +149,19 @@ pub struct ThreadResumeParams {
     pub thread_id: String,
     /// Do not replay the history into the response (it can be long).
     pub exclude_turns: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approval_policy: Option<ApprovalPolicy>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sandbox: Option<SandboxMode>,
+    #[serde(flatten)]
+    pub settings: ThreadSettings,
+}
+
+impl ThreadResumeParams {
+    /// Resume `thread_id` with the thread's own settings.
+    pub fn thread(thread_id: impl Into<String>) -> ThreadResumeParams {
+        ThreadResumeParams {
+            thread_id: thread_id.into(),
+            exclude_turns: true,
+            settings: ThreadSettings::default(),
+        }
+    }
 }
 
 /// A thread as `thread/start` and `thread/resume` return it.
@@ -248,9 +263,11 @@ mod tests {
     #[test]
     fn thread_requests_use_codex_spellings() {
         let p = ThreadStartParams {
-            cwd: Some("/w".into()),
-            approval_policy: Some(ApprovalPolicy::OnRequest),
-            sandbox: Some(SandboxMode::WorkspaceWrite),
+            settings: ThreadSettings {
+                cwd: Some("/w".into()),
+                approval_policy: Some(ApprovalPolicy::OnRequest),
+                sandbox: Some(SandboxMode::WorkspaceWrite),
+            },
             ephemeral: Some(false),
             ..ThreadStartParams::default()
         };
@@ -259,11 +276,7 @@ mod tests {
             serde_json::json!({"cwd": "/w", "approvalPolicy": "on-request",
                                "sandbox": "workspace-write", "ephemeral": false})
         );
-        let r = ThreadResumeParams {
-            thread_id: "t".into(),
-            exclude_turns: true,
-            ..ThreadResumeParams::default()
-        };
+        let r = ThreadResumeParams::thread("t");
         assert_eq!(
             serde_json::to_value(&r).expect("json"),
             serde_json::json!({"threadId": "t", "excludeTurns": true})

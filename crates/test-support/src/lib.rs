@@ -73,3 +73,17 @@ pub fn run_ok(cmd: &mut std::process::Command) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Run a test body, panicking when it takes longer than `limit`. When it
+/// expires the body is dropped, which kills the processes it started with
+/// `kill_on_drop`.
+pub async fn within_deadline<T>(
+    name: &str,
+    limit: std::time::Duration,
+    body: impl std::future::Future<Output = T>,
+) -> T {
+    match tokio::time::timeout(limit, body).await {
+        Ok(result) => result,
+        Err(_) => panic!("{name} did not finish within {limit:?}"),
+    }
+}
