@@ -18,6 +18,10 @@ use serde_json::{Value, json};
 use test_support::codex::{CodexUser, codex_bin, require_codex};
 use test_support::mock_model::{Gate, MockModel, Step};
 use test_support::{World, walk_files};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A running command's stdout, line by line.
+type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
 
 /// How long a whole test may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(150);
@@ -145,6 +149,36 @@ impl Setup {
         c
     }
 
+    /// Every file of the ledger with its content.
+    fn store_files(&self) -> Vec<(String, Vec<u8>)> {
+        let dir = self.world.store();
+        let mut files = walk_files(&dir);
+        files.sort();
+        files
+            .into_iter()
+            .map(|f| {
+                let bytes = std::fs::read(dir.join(&f)).expect("read a ledger file");
+                (f, bytes)
+            })
+            .collect()
+    }
+
+    /// `codenator args…` running, its stdout read line by line.
+    fn spawn(&self, args: &[&str]) -> (tokio::process::Child, Lines) {
+        let mut cmd = self.world.cmd(self.world.tmp.path(), args);
+        cmd.envs(self.user.env())
+            .env("CODENATOR_CODEX", codex_bin())
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped());
+        let mut child = tokio::process::Command::from(cmd)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start codenator");
+        let stdout = child.stdout.take().expect("stdout");
+        (child, BufReader::new(stdout).lines())
+    }
+
     fn home(&self) -> CodexHome {
         CodexHome::new(&self.user.codex_home)
     }
@@ -215,9 +249,12 @@ async fn wake_send_work_mode_claims_the_task_through_mcp() -> anyhow::Result<()>
         .await;
         let action = s.plan_action().await;
         assert_eq!(action["action"], json!("wake_slot"), "{action:#}");
-        // A dry run writes nothing.
+        // A dry run writes nothing: no file of the ledger changes.
+        let before = s.store_files();
         let dry = s.json(&["wake", "--prompt-mode", "work", "--json"]).await;
         assert_eq!(dry["summary"]["planned"], json!(1), "{dry:#}");
+        assert_eq!(dry["actions"][0]["outcome"], json!("planned"), "{dry:#}");
+        assert!(s.store_files() == before, "the dry run changed the ledger");
         assert!(s.attempts().is_empty());
 
         s.mock.push(vec![
@@ -487,6 +524,15 @@ async fn thread_start_gives_a_resumable_thread() -> anyhow::Result<()> {
         assert_eq!(turn.status.as_str(), "completed");
         fresh.close().await;
 
+        // Discovery never replaces a thread the slot already has.
+        let d = s.json(&["thread-discover", "--apply", "--json"]).await;
+        assert_eq!(d["applied"], json!([]), "{d:#}");
+        assert_eq!(d["skipped"][0]["slot"], json!(SLOT), "{d:#}");
+        assert_eq!(
+            d["skipped"][0]["reason"],
+            json!(format!("thread_known ({thread})")),
+            "{d:#}"
+        );
         // Discovery: with the registration cleared, the session file names the slot.
         s.ok(&["register", SLOT, "--app-server-thread-id", ""])
             .await;
@@ -540,6 +586,258 @@ async fn thread_start_gives_a_resumable_thread() -> anyhow::Result<()> {
                 .status();
         }
         drop(child);
+        Ok(())
+    })
+    .await
+}
+
+/// Read lines until one contains `want`; all lines read so far.
+async fn read_until(lines: &mut Lines, seen: &mut String, want: &str) {
+    while !seen.contains(want) {
+        match lines.next_line().await.expect("read stdout") {
+            Some(l) => {
+                seen.push_str(&l);
+                seen.push('\n');
+            }
+            None => panic!("stdout ended before {want:?}:\n{seen}"),
+        }
+    }
+}
+
+/// Send `signal` (TERM, INT) to a process.
+fn kill(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("running");
+    test_support::run_ok(
+        std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]),
+    );
+}
+
+/// The daemon prints each cycle while it runs (read before it exits),
+/// requeues an expired lease (`--requeue-expired`), wakes the slot the
+/// requeued task lands on, and stops cleanly on SIGTERM between cycles and
+/// on SIGINT in the middle of a delivery (its app-server killed, the
+/// thread's lock released, no attempt half-written).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_requeues_prints_as_it_goes_and_stops_on_signals() -> anyhow::Result<()> {
+    require_codex();
+    test_support::within_deadline("daemon_signals", TEST_TIMEOUT, async {
+        let (s, thread) = Setup::with_thread().await;
+        s.ok(&[
+            "task-create",
+            SLOT,
+            "--task-id",
+            "t-9",
+            "--title",
+            "Leased",
+            "--message",
+            "x",
+        ])
+        .await;
+        let worker = test_support::connect(&s.world.root, SLOT).await?;
+        let claimed = test_support::call(
+            &worker,
+            "claim_next_task",
+            json!({"slot": SLOT, "lease_minutes": 0.01}),
+        )
+        .await?;
+        assert_eq!(claimed["task"]["task_id"], json!("t-9"), "{claimed:#}");
+        worker.cancel().await?;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+
+        s.mock.push(vec![Step::message("Back on t-9.")]);
+        let (mut daemon, mut lines) = s.spawn(&[
+            "daemon",
+            "--loop",
+            "--interval",
+            "0.2",
+            "--requeue-expired",
+            "--send",
+            "--prompt",
+            "Your task is back in your inbox.",
+        ]);
+        let mut seen = String::new();
+        read_until(&mut lines, &mut seen, "cycle 2:").await;
+        read_until(&mut lines, &mut seen, "not woken again").await;
+        assert!(
+            daemon.try_wait()?.is_none(),
+            "the daemon ended early:\n{seen}"
+        );
+        assert!(seen.contains("requeued t-9 (worker-1)"), "{seen}");
+        assert!(seen.contains("completed via app_server"), "{seen}");
+        kill(&daemon, "TERM");
+        let status = daemon.wait().await?;
+        while let Some(l) = lines.next_line().await? {
+            seen.push_str(&l);
+            seen.push('\n');
+        }
+        eprintln!("{seen}");
+        assert_eq!(status.code(), Some(0), "{seen}");
+        assert!(seen.contains("(stopped by SIGTERM)"), "{seen}");
+        let task = s.json(&["task-show", "t-9", "--json"]).await;
+        assert_eq!(task["task"]["status"], json!("queued"), "{task:#}");
+        assert_eq!(s.mock.remaining(), 0);
+        assert_eq!(s.attempts().len(), 1, "woken once");
+        s.assert_nothing_left(&thread).await;
+
+        // SIGINT while a wake's turn is in flight.
+        s.message("later", "One more thing.").await;
+        let gate = Gate::new();
+        s.mock.push(vec![Step::message("never sent").held(&gate)]);
+        let (mut daemon, mut lines) = s.spawn(&[
+            "daemon",
+            "--loop",
+            "--interval",
+            "0.2",
+            "--send",
+            "--prompt",
+            "Inbox.",
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while s.mock.requests().len() < 2 + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the wake's turn did not reach the model"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(matches!(
+            s.home().thread_holder(&thread),
+            Holder::Held { .. }
+        ));
+        kill(&daemon, "INT");
+        let status = daemon.wait().await?;
+        let mut seen = String::new();
+        while let Some(l) = lines.next_line().await? {
+            seen.push_str(&l);
+            seen.push('\n');
+        }
+        eprintln!("{seen}");
+        assert_eq!(status.code(), Some(0), "{seen}");
+        assert!(seen.contains("(stopped by SIGINT)"), "{seen}");
+        assert_eq!(
+            s.attempts().len(),
+            1,
+            "the interrupted wake is not recorded"
+        );
+        s.assert_nothing_left(&thread).await;
+        gate.open();
+        Ok(())
+    })
+    .await
+}
+
+/// `wake --slot` wakes only that slot; `--timeout` interrupts a turn that
+/// runs too long (recorded as failed with `turn_timeout`, its app-server
+/// gone); `--approval-policy never` runs codenator's tools without asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wake_slot_timeout_and_approval_policy() -> anyhow::Result<()> {
+    require_codex();
+    test_support::within_deadline("wake_options", TEST_TIMEOUT, async {
+        let (s, thread) = Setup::with_thread().await;
+        let other = s.world.path("work-2");
+        std::fs::create_dir_all(&other)?;
+        s.ok(&[
+            "register",
+            "worker-2",
+            "--project",
+            "p",
+            "--focus",
+            "other",
+            "--worktree",
+            other.to_str().expect("utf-8"),
+        ])
+        .await;
+        s.message("a", "For worker-1.").await;
+        s.ok(&[
+            "send",
+            "worker-2",
+            "--message",
+            "For worker-2.",
+            "--subject",
+            "b",
+        ])
+        .await;
+        // Both are due (worker-2 has no thread yet, so it is blocked).
+        let dry: Value = serde_json::from_slice(&s.run(&["wake", "--json"]).await.stdout)?;
+        assert_eq!(dry["actions"].as_array().map(Vec::len), Some(2), "{dry:#}");
+        assert_eq!(dry["summary"]["planned"], json!(1), "{dry:#}");
+        assert_eq!(dry["summary"]["blocked"], json!(1), "{dry:#}");
+
+        let gate = Gate::new();
+        s.mock.push(vec![
+            heartbeat_step("call_hb"),
+            Step::message("too late").held(&gate),
+        ]);
+        let started = Instant::now();
+        let out = s
+            .run(&[
+                "wake",
+                "--send",
+                "--slot",
+                SLOT,
+                "--prompt",
+                "Inbox.",
+                "--timeout",
+                "3",
+                "--approval-policy",
+                "never",
+                "--json",
+            ])
+            .await;
+        let took = started.elapsed();
+        let r: Value = serde_json::from_slice(&out.stdout)?;
+        assert_eq!(out.status.code(), Some(1), "a failed wake: {r:#}");
+        let actions = r["actions"].as_array().cloned().unwrap_or_default();
+        assert_eq!(actions.len(), 1, "only --slot {SLOT}: {r:#}");
+        assert_eq!(actions[0]["slot"], json!(SLOT));
+        assert_eq!(actions[0]["outcome"], json!("sent"), "{r:#}");
+        assert_eq!(actions[0]["status"], json!("failed"), "{r:#}");
+        assert_eq!(actions[0]["reason"], json!("turn_timeout"), "{r:#}");
+        assert!(
+            took >= Duration::from_secs(3) && took < Duration::from_secs(20),
+            "{took:?}"
+        );
+        let attempts = s.attempts();
+        assert_eq!(attempts.len(), 1, "{attempts:#?}");
+        let at = &attempts[0];
+        assert_eq!(at["slot"], json!(SLOT));
+        assert_eq!(at["status"], json!("failed"));
+        assert_eq!(at["reason"], json!("turn_timeout"));
+        assert!(
+            at["timings"]["turn_ms"].as_u64().is_some_and(|t| t >= 3000),
+            "{at:#}"
+        );
+        // Under never nothing is asked, and the tool still ran; Codex
+        // recorded the turn under never (the readiness turn ran under the
+        // default on-request).
+        assert_eq!(at["evidence"]["answered"], json!([]), "{at:#}");
+        let session = walk_files(&s.user.codex_home.join("sessions"))
+            .into_iter()
+            .find(|f| f.contains(&thread))
+            .expect("the thread's session file");
+        let policies: Vec<String> =
+            std::fs::read_to_string(s.user.codex_home.join("sessions").join(&session))?
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|v| v["type"] == json!("turn_context"))
+                .map(|v| v["payload"]["approval_policy"].to_string())
+                .collect();
+        assert_eq!(
+            policies,
+            vec!["\"on-request\"".to_string(), "\"never\"".to_string()],
+            "{session}"
+        );
+        let calls = at["evidence"]["tool_calls"].to_string();
+        assert!(
+            calls.contains("codenator/record_heartbeat completed"),
+            "{calls}"
+        );
+        assert!(
+            std::fs::read_dir(s.world.store().join("heartbeat"))?.count() > 0,
+            "no heartbeat recorded"
+        );
+        s.assert_nothing_left(&thread).await;
+        gate.open();
         Ok(())
     })
     .await

@@ -63,6 +63,8 @@ pub enum Outcome {
 pub struct ActionReport {
     pub slot: String,
     pub action: String,
+    /// Why the plan wakes the slot (`reason` is the outcome's).
+    #[serde(rename = "plan_reason")]
     pub reason: String,
     pub thread_id: Option<String>,
     pub prompt: Option<String>,
