@@ -169,6 +169,26 @@ pub(crate) fn decode_params<P: serde::de::DeserializeOwned>(
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
+/// Incoming messages named by their method (server requests,
+/// notifications): a known method's params decode into its variant; an
+/// unknown method, or params that do not decode, keep the method name.
+pub(crate) trait ByMethod: Sized {
+    /// The catch-all variant (`unreadable`: why known params did not decode).
+    fn unknown(method: &str, unreadable: Option<String>) -> Self;
+
+    /// `variant` of the decoded params, else [`ByMethod::unknown`] saying why.
+    fn typed<P: serde::de::DeserializeOwned>(
+        method: &str,
+        params: Option<&RawValue>,
+        variant: impl FnOnce(P) -> Self,
+    ) -> Self {
+        match decode_params(params) {
+            Ok(p) => variant(p),
+            Err(e) => Self::unknown(method, Some(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::jsonrpc::decode_params;
+use crate::jsonrpc::ByMethod;
 use crate::method;
 
 /// A turn's status.
@@ -184,34 +184,31 @@ pub enum ServerNotification {
     },
 }
 
+impl ByMethod for ServerNotification {
+    fn unknown(method: &str, unreadable: Option<String>) -> ServerNotification {
+        ServerNotification::Other {
+            method: method.to_string(),
+            unreadable,
+        }
+    }
+}
+
 impl ServerNotification {
     pub(crate) fn parse(method: &str, params: Option<&RawValue>) -> ServerNotification {
-        fn typed<P: serde::de::DeserializeOwned>(
-            method: &str,
-            params: Option<&RawValue>,
-            f: impl FnOnce(P) -> ServerNotification,
-        ) -> ServerNotification {
-            match decode_params(params) {
-                Ok(p) => f(p),
-                Err(e) => ServerNotification::Other {
-                    method: method.to_string(),
-                    unreadable: Some(e),
-                },
-            }
-        }
         match method {
-            method::TURN_STARTED => typed(method, params, ServerNotification::TurnStarted),
-            method::TURN_COMPLETED => typed(method, params, ServerNotification::TurnCompleted),
-            method::ITEM_STARTED => typed(method, params, ServerNotification::ItemStarted),
-            method::ITEM_COMPLETED => typed(method, params, ServerNotification::ItemCompleted),
-            method::AGENT_MESSAGE_DELTA => {
-                typed(method, params, ServerNotification::AgentMessageDelta)
+            method::TURN_STARTED => Self::typed(method, params, ServerNotification::TurnStarted),
+            method::TURN_COMPLETED => {
+                Self::typed(method, params, ServerNotification::TurnCompleted)
             }
-            method::ERROR => typed(method, params, ServerNotification::Error),
-            _ => ServerNotification::Other {
-                method: method.to_string(),
-                unreadable: None,
-            },
+            method::ITEM_STARTED => Self::typed(method, params, ServerNotification::ItemStarted),
+            method::ITEM_COMPLETED => {
+                Self::typed(method, params, ServerNotification::ItemCompleted)
+            }
+            method::AGENT_MESSAGE_DELTA => {
+                Self::typed(method, params, ServerNotification::AgentMessageDelta)
+            }
+            method::ERROR => Self::typed(method, params, ServerNotification::Error),
+            _ => Self::unknown(method, None),
         }
     }
 

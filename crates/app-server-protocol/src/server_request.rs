@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::jsonrpc::{RpcError, decode_params};
+use crate::jsonrpc::{ByMethod, RpcError};
 use crate::method;
 
 /// `item/commandExecution/requestApproval` params.
@@ -184,45 +184,40 @@ pub enum ServerRequest {
     },
 }
 
+impl ByMethod for ServerRequest {
+    fn unknown(method: &str, unreadable: Option<String>) -> ServerRequest {
+        ServerRequest::Unknown {
+            method: method.to_string(),
+            unreadable,
+        }
+    }
+}
+
 impl ServerRequest {
     pub(crate) fn parse(method: &str, params: Option<&RawValue>) -> ServerRequest {
-        fn typed<P: serde::de::DeserializeOwned>(
-            method: &str,
-            params: Option<&RawValue>,
-            f: impl FnOnce(P) -> ServerRequest,
-        ) -> ServerRequest {
-            match decode_params(params) {
-                Ok(p) => f(p),
-                Err(e) => ServerRequest::Unknown {
-                    method: method.to_string(),
-                    unreadable: Some(e),
-                },
-            }
-        }
         match method {
-            method::COMMAND_APPROVAL => typed(method, params, ServerRequest::CommandApproval),
+            method::COMMAND_APPROVAL => Self::typed(method, params, ServerRequest::CommandApproval),
             method::FILE_CHANGE_APPROVAL => {
-                typed(method, params, ServerRequest::FileChangeApproval)
+                Self::typed(method, params, ServerRequest::FileChangeApproval)
             }
-            method::USER_INPUT => typed(method, params, ServerRequest::UserInput),
-            method::MCP_ELICITATION => typed(method, params, ServerRequest::Elicitation),
+            method::USER_INPUT => Self::typed(method, params, ServerRequest::UserInput),
+            method::MCP_ELICITATION => Self::typed(method, params, ServerRequest::Elicitation),
             method::PERMISSIONS_APPROVAL => {
-                typed(method, params, ServerRequest::PermissionsApproval)
+                Self::typed(method, params, ServerRequest::PermissionsApproval)
             }
-            method::DYNAMIC_TOOL_CALL => typed(method, params, ServerRequest::DynamicToolCall),
+            method::DYNAMIC_TOOL_CALL => {
+                Self::typed(method, params, ServerRequest::DynamicToolCall)
+            }
             method::AUTH_TOKENS_REFRESH => ServerRequest::AuthTokensRefresh,
             method::ATTESTATION => ServerRequest::Attestation,
             method::CURRENT_TIME => ServerRequest::CurrentTime,
             method::LEGACY_APPLY_PATCH_APPROVAL => {
-                typed(method, params, ServerRequest::LegacyPatchApproval)
+                Self::typed(method, params, ServerRequest::LegacyPatchApproval)
             }
             method::LEGACY_EXEC_COMMAND_APPROVAL => {
-                typed(method, params, ServerRequest::LegacyExecApproval)
+                Self::typed(method, params, ServerRequest::LegacyExecApproval)
             }
-            _ => ServerRequest::Unknown {
-                method: method.to_string(),
-                unreadable: None,
-            },
+            _ => Self::unknown(method, None),
         }
     }
 
