@@ -397,6 +397,7 @@ async fn wake_of_a_held_thread_is_queued_and_the_owner_runs_it() -> anyhow::Resu
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0]["route"], json!("queue"));
         assert_eq!(attempts[0]["status"], json!("queued"));
+        eprintln!("timings: {}", attempts[0]["timings"]);
         let note = attempts[0]["evidence"]["route_note"].as_str().unwrap_or("");
         assert!(note.starts_with("held"), "{:#}", attempts[0]);
 
