@@ -14,6 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use test_support::codex::{CodexUser, codex_bin, require_codex, toml_str};
 use test_support::mock_model::{MockModel, Step};
 use test_support::{
     TempDir, bin, call, cli_command, connect, git, repo_root, report_files, row, store_dir,
@@ -25,63 +26,11 @@ const CODEX_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a whole test may take (a run takes about 5 s).
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
 const SERVER: &str = "codenator";
-const OFFLINE_PROXY_VARS: [&str; 5] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-];
 
-/// The Codex version `tools/codex/package.json` pins.
-const CODEX_VERSION: &str = "0.169.0";
-
-/// The pinned Codex CLI; a missing install fails the test, never skips it.
-fn codex_bin() -> PathBuf {
-    let p = repo_root().join("tools/codex/node_modules/.bin/codex");
-    assert!(
-        p.is_file(),
-        "the Codex CLI is missing at {}: run `npm ci --prefix tools/codex` (it installs the \
-         pinned @openai/codex {CODEX_VERSION} from the npm registry) and rerun the tests",
-        p.display()
-    );
-    p
-}
-
-/// Fail early, and clearly, unless the pinned Codex is installed.
-fn require_codex() {
-    let out = std::process::Command::new(codex_bin())
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run codex --version");
-    let version = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && version.trim() == format!("codex-cli {CODEX_VERSION}"),
-        "tools/codex holds {version:?}, not codex-cli {CODEX_VERSION}: run `npm ci --prefix tools/codex`"
-    );
-}
-
-/// Run a test body under [`TEST_TIMEOUT`]. When it expires the body is
-/// dropped, which kills the Codex processes it started.
-async fn within_deadline(
-    name: &str,
-    body: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
-    match tokio::time::timeout(TEST_TIMEOUT, body).await {
-        Ok(result) => result,
-        Err(_) => panic!("{name} did not finish within {TEST_TIMEOUT:?}"),
-    }
-}
-
-/// A TOML basic string.
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("string")
-}
-
-/// A throw-away user for Codex: `$HOME`, `$CODEX_HOME`, a work directory.
+/// A throw-away user for Codex (`$HOME`, `$CODEX_HOME`) and a work directory.
 struct Sandbox {
     dir: TempDir,
+    user: CodexUser,
     /// Extra environment for every Codex command.
     env: Vec<(String, String)>,
     /// Directories put in front of `PATH`.
@@ -91,10 +40,9 @@ struct Sandbox {
 impl Sandbox {
     fn new() -> Sandbox {
         let dir = temp_dir("codenator-codex-e2e-");
-        for d in ["home", "codex-home", "work"] {
-            std::fs::create_dir_all(dir.path().join(d)).expect("mkdir");
-        }
+        std::fs::create_dir_all(dir.path().join("work")).expect("mkdir");
         Sandbox {
+            user: CodexUser::new(dir.path()),
             dir,
             env: Vec::new(),
             path_prefix: Vec::new(),
@@ -103,11 +51,8 @@ impl Sandbox {
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
-    fn home(&self) -> PathBuf {
-        self.path("home")
-    }
     fn codex_home(&self) -> PathBuf {
-        self.path("codex-home")
+        self.user.codex_home.clone()
     }
     fn work(&self) -> PathBuf {
         self.path("work")
@@ -115,25 +60,12 @@ impl Sandbox {
 
     /// `config.toml`: the mock as model provider, unattended approvals, then `extra`.
     fn write_config(&self, mock: &MockModel, extra: &str) {
-        let config = format!(
-            r#"model = "gpt-5.5"
-model_provider = "mock"
-approval_policy = "never"
-sandbox_mode = "workspace-write"
-check_for_update_on_startup = false
-
-[analytics]
-enabled = false
-
-{provider}
-{extra}"#,
-            provider = mock.provider_toml("mock", "E2E_MOCK_KEY"),
-        );
-        std::fs::write(self.codex_home().join("config.toml"), config).expect("write config.toml");
+        self.user.write_config(mock, extra);
     }
 
     /// A Codex command with a clean environment (nothing of the caller's
-    /// Codex, OpenAI or AURALIS settings leaks in).
+    /// Codex, OpenAI or AURALIS settings leaks in; offline, see
+    /// `test_support::codex::OFFLINE_PROXY_VARS`).
     fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(codex_bin());
         let mut path: Vec<PathBuf> = self.path_prefix.clone();
@@ -143,21 +75,7 @@ enabled = false
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::join_paths(path).expect("PATH"))
-            .env("HOME", self.home())
-            .env("CODEX_HOME", self.codex_home())
-            .env("E2E_MOCK_KEY", "dummy")
-            .env("LANG", "C.UTF-8")
-            // Offline guard: with plugins enabled Codex syncs OpenAI's curated
-            // plugin catalog at startup (git and HTTPS to github.com, chatgpt.com).
-            // Point every proxy at a closed loopback port so that fails at once,
-            // without DNS, while the mock (loopback) is reached directly.
-            .envs(
-                OFFLINE_PROXY_VARS
-                    .iter()
-                    .map(|k| (*k, "http://127.0.0.1:9")),
-            )
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env("no_proxy", "127.0.0.1,localhost")
+            .envs(self.user.env())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.work())
             .stdin(Stdio::null())
@@ -382,8 +300,9 @@ fn slot_row<'a>(status: &'a Value, slot: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_sessions_drive_a_task_through_the_ledger() -> anyhow::Result<()> {
     require_codex();
-    within_deadline(
+    test_support::within_deadline(
         "codex_sessions_drive_a_task_through_the_ledger",
+        TEST_TIMEOUT,
         codex_sessions_drive_a_task_through_the_ledger_body(),
     )
     .await
@@ -616,8 +535,9 @@ fn copy_plugin(to: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_installs_from_a_local_marketplace() -> anyhow::Result<()> {
     require_codex();
-    within_deadline(
+    test_support::within_deadline(
         "plugin_installs_from_a_local_marketplace",
+        TEST_TIMEOUT,
         plugin_installs_from_a_local_marketplace_body(),
     )
     .await
@@ -760,7 +680,7 @@ async fn plugin_installs_from_a_local_marketplace_body() -> anyhow::Result<()> {
         first.body.to_string().contains("codenator:codenator"),
         "the skill codenator:codenator is not in the first request"
     );
-    let default_root = sb.home().join(".codenator");
+    let default_root = sb.user.home.join(".codenator");
     let co = connect(&default_root, "coordinator").await?;
     let status = call(&co, "get_status", json!({})).await?;
     assert_eq!(
@@ -849,8 +769,9 @@ fn sh_word(p: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_shell_git_commit_fires_the_hook_once() -> anyhow::Result<()> {
     require_codex();
-    within_deadline(
+    test_support::within_deadline(
         "codex_shell_git_commit_fires_the_hook_once",
+        TEST_TIMEOUT,
         codex_shell_git_commit_fires_the_hook_once_body(),
     )
     .await
@@ -903,7 +824,7 @@ async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()>
     //    so the hook finds the store through the `--root` baked into the command.
     let out = cli_command()
         .args(["hook-template", "--root", ledger_s])
-        .current_dir(sb.home())
+        .current_dir(sb.user.home.clone())
         .stdin(Stdio::null())
         .output()?;
     assert!(
@@ -1096,7 +1017,7 @@ async fn codex_shell_git_commit_fires_the_hook_once_body() -> anyhow::Result<()>
             .current_dir(&worktree)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", sb.home())
+            .env("HOME", sb.user.home.clone())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

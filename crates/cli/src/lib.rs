@@ -104,6 +104,19 @@ enum Command {
     /// Bring messages the reference CLI left under inbox/<slot>/ into the
     /// ledger now (other commands do it on first use).
     ImportLegacyInbox(commands::legacy::Args),
+    /// Print the wake plan: which slots to wake, on which thread.
+    Watch(commands::wake::WatchArgs),
+    /// Wake idle slots through Codex (a dry run unless --send).
+    Wake(commands::wake::WakeArgs),
+    /// Wake cycles on an interval, with backoff (a dry run unless --send).
+    Daemon(commands::wake::DaemonArgs),
+    /// Start a persistent Codex thread for a slot, run one readiness turn,
+    /// register it.
+    ThreadStart(commands::threads::StartArgs),
+    /// Propose threads for slots from Codex's session files (--apply registers them).
+    ThreadDiscover(commands::threads::DiscoverArgs),
+    /// The harmless end-to-end proof: an ephemeral read-only thread answers a token.
+    AppServerProof(commands::threads::ProofArgs),
 }
 
 /// The name the program was started as: `codextrator` keeps the legacy name
@@ -190,6 +203,14 @@ pub fn main() -> ExitCode {
         }
         Command::HookTemplate(a) => commands::hook::template(&Env::new(&top, &a.common), &a),
         Command::ImportLegacyInbox(a) => commands::legacy::run(&Env::new(&top, &a.common), &a),
+        Command::Watch(a) => commands::wake::watch(&Env::new(&top, &a.common), &a),
+        Command::Wake(a) => commands::wake::wake(&Env::new(&top, &a.common), &a),
+        Command::Daemon(a) => commands::wake::daemon(&Env::new(&top, &a.common), &a),
+        Command::ThreadStart(a) => commands::threads::start(&Env::new(&top, &a.common), &a),
+        Command::ThreadDiscover(a) => commands::threads::discover(&Env::new(&top, &a.common), &a),
+        Command::AppServerProof(a) => {
+            no_global(&top, "app-server-proof").and_then(|()| commands::threads::proof(&a))
+        }
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -26,3 +26,13 @@ pub fn automation_thread(automation_id: &ledger::TaskId) -> Option<String> {
             .filter(|v| !v.is_empty())
     })
 }
+
+/// The Codex CLI to run: `$CODENATOR_CODEX` when set (a path to the npm
+/// `codex` wrapper or the native binary; on Windows the `.exe`, as no shell
+/// is used), else `codex` found on `PATH`.
+pub fn cli() -> PathBuf {
+    std::env::var_os("CODENATOR_CODEX")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("codex"))
+}

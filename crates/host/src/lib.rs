@@ -9,7 +9,7 @@
 //! - [`root`]: where the store is (one rule for the server, the CLI and
 //!   `doctor`).
 //! - [`git`]: the facts of a reported commit, read from its worktree.
-//! - [`codex`]: `CODEX_HOME` and what Codex keeps there.
+//! - [`codex`]: `CODEX_HOME`, what Codex keeps there, and which Codex CLI to run.
 
 pub mod codex;
 pub mod git;
@@ -83,4 +83,9 @@ pub fn agent(flag: Option<&str>) -> ledger::Result<Option<SlotId>> {
         .map(str::to_owned)
         .or_else(|| first_env(&AGENT_VARS).map(|(_, v)| v));
     given.map(|a| SlotId::parse("agent", &a)).transpose()
+}
+
+/// This program's own executable (to start `codenator mcp` for a woken slot).
+pub fn current_exe() -> std::io::Result<PathBuf> {
+    std::env::current_exe()
 }

@@ -16,7 +16,8 @@
 //! - git with a fixed identity and no user configuration: [`git`],
 //!   [`repo`], [`commit_file`];
 //! - [`mock_model`], a loopback stand-in for the OpenAI Responses API so
-//!   the real Codex CLI runs whole turns offline;
+//!   the real Codex CLI runs whole turns offline; [`codex`], the pinned
+//!   Codex CLI and a throw-away Codex user configured for the stand-in;
 //! - `codenator admin` as a process with raw HTTP to it ([`Admin`]), and
 //!   headless Chromium driven over the DevTools protocol ([`Browser`]).
 //!
@@ -34,6 +35,7 @@
 mod admin;
 mod browser;
 mod cli;
+pub mod codex;
 mod git;
 mod json;
 mod mcp;
@@ -70,4 +72,18 @@ pub fn run_ok(cmd: &mut std::process::Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Run a test body, panicking when it takes longer than `limit`. When it
+/// expires the body is dropped, which kills the processes it started with
+/// `kill_on_drop`.
+pub async fn within_deadline<T>(
+    name: &str,
+    limit: std::time::Duration,
+    body: impl std::future::Future<Output = T>,
+) -> T {
+    match tokio::time::timeout(limit, body).await {
+        Ok(result) => result,
+        Err(_) => panic!("{name} did not finish within {limit:?}"),
+    }
 }

@@ -29,12 +29,47 @@ use tokio::task::JoinHandle;
 #[derive(Clone, Debug)]
 pub struct Step {
     pub items: Vec<Value>,
+    /// Hold the response (after `response.created`) until the gate opens:
+    /// a turn that stays in progress while the test does something else.
+    pub gate: Option<Gate>,
+}
+
+/// A gate a held step waits on ([`Step::held`]); [`Gate::open`] lets it go.
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<tokio::sync::Notify>, Arc<std::sync::atomic::AtomicBool>);
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Let every response held on this gate (now or later) go.
+    pub fn open(&self) {
+        self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify_waiters();
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.0.notified();
+            if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Step {
     /// A step that emits the given output items in order.
     pub fn items(items: Vec<Value>) -> Step {
-        Step { items }
+        Step { items, gate: None }
+    }
+
+    /// The same step, held until `gate` opens.
+    pub fn held(mut self, gate: &Gate) -> Step {
+        self.gate = Some(gate.clone());
+        self
     }
 
     /// The model searches its deferred tools (Codex answers in the next
@@ -134,6 +169,18 @@ impl Request {
     /// The items of the request's `input`.
     pub fn input(&self) -> &[Value] {
         self.body["input"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    /// The texts of the user messages in the request's `input`, in order
+    /// (Codex's own context blocks, which start with `<`, left out).
+    pub fn user_texts(&self) -> Vec<String> {
+        self.input()
+            .iter()
+            .filter(|i| i["type"] == json!("message") && i["role"] == json!("user"))
+            .flat_map(|i| i["content"].as_array().cloned().unwrap_or_default())
+            .filter_map(|c| c["text"].as_str().map(str::to_owned))
+            .filter(|t| !t.trim_start().starts_with('<'))
+            .collect()
     }
 
     /// The input item of `type` answering `call_id` (`function_call_output`,
@@ -369,15 +416,17 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     };
 
     if method == "POST" && path.ends_with("/responses") {
-        let (items, response_id) = {
+        let (items, gate, response_id) = {
             let mut st = state.lock().expect("mock state");
             st.responses += 1;
             let response_id = format!("resp_mock_{}", st.responses);
+            let mut gate = None;
             let items = if req.is_main() {
                 match st.steps.pop_front() {
                     Some(step) => {
                         req.step = Some(st.next_index);
                         st.next_index += 1;
+                        gate = step.gate;
                         step.items
                     }
                     None => {
@@ -391,14 +440,23 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
                 vec![assistant_message("ok")]
             };
             st.requests.push(req);
-            (items, response_id)
+            (items, gate, response_id)
         };
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                    Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+        stream.write_all(head.as_bytes()).await?;
         let mut sse = String::new();
         event(
             &mut sse,
             "response.created",
             json!({"type": "response.created", "response": {"id": response_id}}),
         );
+        if let Some(g) = gate {
+            stream.write_all(sse.as_bytes()).await?;
+            stream.flush().await?;
+            sse.clear();
+            g.wait().await;
+        }
         for (i, item) in items.iter().enumerate() {
             event(
                 &mut sse,
@@ -432,9 +490,6 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
                 },
             }}),
         );
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                    Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
-        stream.write_all(head.as_bytes()).await?;
         stream.write_all(sse.as_bytes()).await?;
     } else {
         let (status, body) = if method == "GET" && path.contains("/models") {

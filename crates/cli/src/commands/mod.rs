@@ -43,6 +43,8 @@ pub mod report;
 pub mod send;
 pub mod status;
 pub mod tasks;
+pub mod threads;
+pub mod wake;
 
 /// Options every ledger command takes.
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -7,7 +7,7 @@
 //! Ids stay strings here: each operation checks them first and refuses a
 //! bad one with an error naming the field (never a decoding error).
 
-use crate::model::Payload;
+use crate::model::{Payload, WakeEvidence, WakeTimings};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
@@ -380,6 +380,17 @@ pub struct RecordWakeAttempt {
     /// Evidence from the sender (a JSON object).
     #[serde(default)]
     pub result: Option<Payload>,
+    /// How it was delivered: app_server, app_server_url, queue, notify_only.
+    #[serde(default)]
+    pub route: Option<String>,
+    /// The plan's `state_key` of the slot when it was woken.
+    #[serde(default)]
+    pub state_key: Option<String>,
+    #[serde(default)]
+    pub timings: Option<WakeTimings>,
+    /// Typed evidence tails (at most 64 KiB of JSON).
+    #[serde(default)]
+    pub evidence: Option<WakeEvidence>,
 }
 
 /// `get_task` arguments.

@@ -416,6 +416,26 @@ pub struct WakeAction {
     pub prompt: Option<String>,
     /// How the wake would be delivered (null when there is nothing to send).
     pub delivery: Option<Delivery>,
+    /// What the plan saw of the slot, in one line (action, unread messages
+    /// and read point, current task and its last change, open tasks; not
+    /// heartbeats): a wake is due again only once it differs from the one
+    /// recorded with the last delivered wake.
+    pub state_key: String,
+    /// The slot's newest wake attempt, if any.
+    pub last_wake: Option<LastWake>,
+}
+
+/// A slot's newest wake attempt, as the plan sees it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct LastWake {
+    pub id: String,
+    pub status: String,
+    pub route: Option<String>,
+    pub created_at: String,
+    pub state_key: Option<String>,
+    /// It was delivered (completed or queued) and the slot's state has not
+    /// changed since: waking it again would only repeat the nudge.
+    pub unchanged_since: bool,
 }
 
 #[derive(Clone, Debug, Serialize, JsonSchema)]

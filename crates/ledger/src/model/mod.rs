@@ -25,4 +25,4 @@ pub use message::{Message, Payload};
 pub use report::{CommitReport, ReportSummary};
 pub use slot::{Heartbeat, Registry, SlotEntry};
 pub use task::{Blocker, Lease, StatusChange, Task, TaskStatus, TaskSummary};
-pub use wake::WakeAttempt;
+pub use wake::{AnsweredRequest, WakeAttempt, WakeEvidence, WakeTimings};

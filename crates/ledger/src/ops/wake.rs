@@ -43,6 +43,17 @@ impl Store {
         if let Some(r) = &req.result {
             ids::payload("result", r)?;
         }
+        let route = nonempty("route", &req.route, MAX_TITLE_LEN)?;
+        if let Some(r) = &route {
+            ids::short_id("route", r)?;
+        }
+        let state_key = nonempty("state_key", &req.state_key, MAX_TITLE_LEN)?;
+        if let Some(e) = &req.evidence {
+            ids::payload("evidence", e)?;
+        }
+        if let Some(t) = &req.timings {
+            ids::payload("timings", t)?;
+        }
         let attempt = WakeAttempt {
             id: crate::model::message::new_id("wake"),
             slot: slot.to_string(),
@@ -56,6 +67,10 @@ impl Store {
             run_id,
             recorded_by: ctx.caller.slot().to_string(),
             created_at: time::now(),
+            route,
+            state_key,
+            timings: req.timings.clone(),
+            evidence: req.evidence.clone(),
             ..WakeAttempt::default()
         };
         self.transact(|txn| records::wake::save(txn, &slot, &attempt))?;

@@ -23,3 +23,36 @@ pub fn newest(txn: &ReadTxn, n: usize) -> Vec<WakeAttempt> {
         .filter_map(|name| fs::read_json::<WakeAttempt>(&dir.join(name)).ok().flatten())
         .collect()
 }
+
+/// The newest attempt of each of `slots`. One directory listing, newest
+/// name first (names start with their time), reading only files whose
+/// name holds `_<slot>_` and stopping once every slot has one; the slot
+/// inside the file decides (ids may contain `_`).
+pub fn newest_per_slot(
+    txn: &ReadTxn,
+    slots: &[String],
+) -> std::collections::BTreeMap<String, WakeAttempt> {
+    let mut found = std::collections::BTreeMap::new();
+    if slots.is_empty() {
+        return found;
+    }
+    let dir = txn.layout().wake_dir();
+    for name in super::json_files(&dir).into_iter().rev() {
+        let wanted = slots
+            .iter()
+            .any(|s| !found.contains_key(s) && name.contains(&format!("_{s}_")));
+        if !wanted {
+            continue;
+        }
+        let Ok(Some(a)) = fs::read_json::<WakeAttempt>(&dir.join(&name)) else {
+            continue;
+        };
+        if slots.contains(&a.slot) && !found.contains_key(&a.slot) {
+            found.insert(a.slot.clone(), a);
+            if found.len() == slots.len() {
+                break;
+            }
+        }
+    }
+    found
+}

@@ -3,10 +3,11 @@
 //! health decision under the reference's names, with the prompt to send and
 //! how it would be delivered. Delivering it is the app-server client's job.
 
-use crate::api::{self, Delivery, Safety, SlotRow, WakeAction, WakePlan, WakeSummary};
+use crate::api::{self, Delivery, LastWake, Safety, SlotRow, WakeAction, WakePlan, WakeSummary};
 use crate::auth::Ctx;
 use crate::error::{Error, Result};
-use crate::model::SlotEntry;
+use crate::model::{SlotEntry, SlotId};
+use crate::records;
 use crate::store::Store;
 
 use super::slot_health::{self, Health, Parked};
@@ -145,12 +146,83 @@ fn continue_prompt(slot: &str, task_id: &str) -> String {
     )
 }
 
-/// How a wake to a slot would be delivered with `adapter`.
+/// The guarded work prompt (`codenator wake --prompt-mode work`) for a
+/// `wake_slot` action: heartbeat, read the inbox, claim only a task that was
+/// delivered, stay in the registered worktree, test, commit, report. A
+/// `continue_task` action keeps its continue prompt (it must not claim).
+pub fn work_prompt(action: &WakeAction) -> Option<String> {
+    if action.action == "continue_task" {
+        return action.prompt.clone();
+    }
+    let row = &action.row;
+    let slot = &row.slot;
+    let run_id = row
+        .run_id
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| format!("{slot}-wake"));
+    let worktree = if row.worktree.is_empty() {
+        "(no registered worktree: do not change files; report the blocker)".to_string()
+    } else {
+        row.worktree.clone()
+    };
+    let subjects = action
+        .prompt
+        .as_deref()
+        .and_then(|p| p.lines().last())
+        .filter(|l| l.starts_with("Unread subjects:"))
+        .unwrap_or("Unread subjects: none listed.");
+    Some(format!(
+        "Codenator work wake for {slot}.\n\
+         You are the registered Codex slot {slot}, not the coordinator. Use the codenator MCP tools.\n\
+         1. Call record_heartbeat for {slot} with status ok and run_id {run_id:?}.\n\
+         2. Call read_inbox for {slot} with mark_read=false.\n\
+         3. If and only if a task.assign for {slot} is there, call claim_next_task for {slot} with run_id {run_id:?}. \
+         Otherwise reply that no task is waiting and stop.\n\
+         4. Work only inside {worktree}. Do not touch other worktrees, other slots' tasks, the ledger's files or production data.\n\
+         5. Keep the slice narrow, run focused tests, commit it, then call report_commit for the task.\n\
+         6. If you are blocked, call update_task with the blocker and stop.\n\
+         {subjects}"
+    ))
+}
+
+/// The slot's state, in one line (see [`WakeAction::state_key`]).
+fn state_key(v: &Verdict, row: &SlotRow, cursor: &crate::model::Cursor) -> String {
+    let task = match &row.current_task_id {
+        Some(id) => format!(
+            "{id}:{}@{}",
+            row.current_task_status
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            row.current_task_updated_at.as_deref().unwrap_or("")
+        ),
+        None => "-".into(),
+    };
+    format!(
+        "{}|{}|unread={}@{}+{}|task={task}|open={}",
+        v.action,
+        v.reason,
+        row.unread,
+        cursor.last_seq,
+        cursor.acked.len(),
+        row.open_tasks
+    )
+}
+
+/// How a wake to a slot would be delivered with `adapter`: on its
+/// registered app-server thread, else on the Codex thread it bound through
+/// MCP (`_meta.threadId`), which needs no discovery.
 fn delivery(adapter: &str, e: &SlotEntry) -> Delivery {
     if adapter != "codex-app-server" {
         return Delivery::NotifyOnly;
     }
-    match e.app_server_thread_id.clone().filter(|t| !t.is_empty()) {
+    let thread = e
+        .app_server_thread_id
+        .clone()
+        .filter(|t| !t.is_empty())
+        .or_else(|| e.codex_thread_id.clone().filter(|t| !t.is_empty()));
+    match thread {
         Some(thread_id) => Delivery::AppServer {
             thread_id,
             url: e.app_server_url.clone(),
@@ -184,7 +256,9 @@ impl Store {
         let pause = snap.pause_policy();
         let paused = pause.due;
         let mut actions = Vec::new();
-        for slot in snap.reg.all_slots() {
+        let slots = snap.reg.all_slots();
+        let last_wakes = records::wake::newest_per_slot(snap.txn(), &slots);
+        for slot in slots {
             let row: SlotRow = snap.slot_row(&slot, now)?;
             let facts = snap.facts(&slot, &row)?;
             let health = slot_health::assess(&facts, now, window);
@@ -224,7 +298,22 @@ impl Store {
             // Only wakes are delivered; notices stay with whoever reads the plan.
             let delivery = matches!(v.prompt, Some(Prompt::Wake | Prompt::Continue))
                 .then(|| delivery(&adapter, &snap.reg.entry_or_default(&slot)));
+            let cursor = match SlotId::stored(&slot) {
+                Some(id) => snap.cursor(&id)?,
+                None => crate::model::Cursor::default(),
+            };
+            let state_key = state_key(&v, &row, &cursor);
+            let last_wake = last_wakes.get(&slot).map(|a| LastWake {
+                id: a.id.clone(),
+                status: a.status.clone(),
+                route: a.route.clone(),
+                created_at: a.created_at.clone(),
+                state_key: a.state_key.clone(),
+                unchanged_since: a.delivered() && a.state_key.as_deref() == Some(&state_key),
+            });
             actions.push(WakeAction {
+                state_key,
+                last_wake,
                 row,
                 action: v.action.into(),
                 reason: v.reason.into(),
