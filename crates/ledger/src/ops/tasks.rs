@@ -145,15 +145,14 @@ pub(crate) fn claim_in(txn: &WriteTxn, cmd: &ClaimCmd) -> Result<ClaimNextTaskRe
     let seqs: Vec<u64> = match task.assign_seq {
         Some(seq) => vec![seq],
         // A task written by the reference has no assign_seq: its
-        // task.assign is found among the slot's unread messages.
+        // task.assign is found among the task's own messages (the per-task
+        // index), not by reading every unread message of the slot.
         None => {
             let view = inbox::sync_index(txn)?;
-            let (unread, _) = view.unread(txn, &cmd.slot, &cur, usize::MAX)?;
-            unread
+            let (about, _) = view.task_messages(txn, &task_id, usize::MAX)?;
+            about
                 .iter()
-                .filter(|m| {
-                    m.kind == TASK_ASSIGN && m.task_id.as_deref() == Some(task.task_id.as_str())
-                })
+                .filter(|m| m.kind == TASK_ASSIGN && m.to == cmd.slot.as_str())
                 .map(|m| m.seq)
                 .collect()
         }
