@@ -98,6 +98,10 @@ enum Command {
     HookPostToolUse(commands::hook::PostArgs),
     /// Print a Codex hooks.json that runs `hook-post-tool-use`.
     HookTemplate(commands::hook::TemplateArgs),
+    /// Background Codex workers: start, status, output, capture, wait, kill, prioritize.
+    Job(commands::jobs::JobArgs),
+    /// Every job: state, elapsed, tokens, files, summary, exit code, pid, thread, queue position.
+    Jobs(commands::jobs::ListArgs),
     /// Bring messages the reference CLI left under inbox/<slot>/ into the
     /// ledger now (other commands do it on first use).
     ImportLegacyInbox(commands::legacy::Args),
@@ -185,6 +189,8 @@ pub fn main() -> ExitCode {
             commands::hook::post_tool_use(&Env::new(&top, &a.common), &a)
         }
         Command::HookTemplate(a) => commands::hook::template(&Env::new(&top, &a.common), &a),
+        Command::Job(a) => commands::jobs::run(&top, &a),
+        Command::Jobs(a) => commands::jobs::list(&Env::new(&top, &a.common), &a),
         Command::ImportLegacyInbox(a) => commands::legacy::run(&Env::new(&top, &a.common), &a),
     };
     match outcome {

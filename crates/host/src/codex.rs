@@ -26,3 +26,15 @@ pub fn automation_thread(automation_id: &ledger::TaskId) -> Option<String> {
             .filter(|v| !v.is_empty())
     })
 }
+
+/// The Codex executable: `flag`, else `CODENATOR_CODEX`, else `codex` on
+/// `PATH`. `None` when none is found.
+pub fn executable(flag: Option<&std::path::Path>) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("CODENATOR_CODEX").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    which::which("codex").ok()
+}

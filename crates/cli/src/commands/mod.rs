@@ -36,6 +36,7 @@ pub mod heartbeat;
 pub mod hook;
 pub mod inbox;
 pub mod init;
+pub mod jobs;
 pub mod legacy;
 pub mod recovery;
 pub mod register;

@@ -114,6 +114,20 @@ impl<'s> ReadTxn<'s> {
             || path.exists()
     }
 
+    /// File names this transaction staged directly under `dir` (a listing
+    /// of a directory must add them to what is on disk).
+    pub fn staged_names_in(&self, dir: &Path) -> Vec<String> {
+        let Some(s) = &self.staged else {
+            return Vec::new();
+        };
+        s.borrow()
+            .puts
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .filter_map(|(p, _)| p.file_name()?.to_str().map(str::to_owned))
+            .collect()
+    }
+
     /// The work index this transaction staged, if it changed it.
     pub(crate) fn staged_work(&self) -> Option<WorkIndex> {
         self.staged.as_ref().and_then(|s| s.borrow().work.clone())
