@@ -313,8 +313,9 @@ async fn a_killed_worker_is_failed_once() {
     j.mock.open_gate();
 }
 
-/// Requirement 5 (in part): `job kill` ends the whole process tree, and
-/// `--dry-run` prints the envelope and starts nothing.
+/// Requirement 5: `job kill` ends the whole process tree, `--dry-run`
+/// prints the envelope and starts nothing, and `health` without Codex
+/// fails naming the fix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_ends_the_tree_and_dry_run_starts_nothing() {
     let marker = format!("jobs-e2e-{}", std::process::id());
@@ -371,4 +372,73 @@ async fn kill_ends_the_tree_and_dry_run_starts_nothing() {
         "the supervisor is gone"
     );
     assert_eq!(j.inbox("job.killed").await.len(), 1);
+
+    // Without Codex jobs cannot run, and health names the fix.
+    let empty = j.world.path("empty-path");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let mut c = j.command(&["health"]);
+    c.env_remove("CODENATOR_CODEX").env("PATH", &empty);
+    let out = tokio::task::spawn_blocking(move || c.output().expect("health"))
+        .await
+        .expect("join");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL codex"), "{text}");
+    assert!(text.contains("npm install -g @openai/codex"), "{text}");
+    // With the pinned Codex and the mock provider, it can.
+    let ok = j.ok(&["health"]).await;
+    assert!(ok.contains("ok   codex: codex-cli"), "{ok}");
+}
+
+/// The JSON text of what the model was sent for step `i`.
+fn input_of_step(mock: &MockModel, i: usize) -> String {
+    let req = mock
+        .request_for_step(i)
+        .unwrap_or_else(|| panic!("no request answered step {i}"));
+    serde_json::to_string(&req.body["input"]).expect("input")
+}
+
+/// Requirement 4: `job send` continues the same thread (sent while the
+/// job runs, it waits for the run to end), and the model's next request
+/// carries the first answer; `--thread NAME` on a later job continues it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_ups_and_named_threads_continue_the_thread() {
+    let j = Jobs::new(vec![
+        Step::message("FIRST ANSWER alpha"),
+        Step::message("SECOND ANSWER beta"),
+        Step::message("THIRD ANSWER gamma"),
+    ])
+    .await;
+    j.mock.close_gate();
+    let first = j.start(&["the first question", "--thread", "proj"]).await;
+    j.until("the first turn held", |j| j.mock.waiting() == 1)
+        .await;
+    let sent = j
+        .json(&["job", "send", &first, "the second question", "--json"])
+        .await;
+    assert_eq!(sent["job"]["state"], "queued", "{sent}");
+    assert_eq!(sent["job"]["continues"], first.as_str());
+    let second = sent["job"]["id"].as_str().expect("id").to_string();
+    j.mock.open_gate();
+    let done = j.wait(&[&first, &second]).await;
+    assert!(done.iter().all(|v| v["state"] == "completed"), "{done:?}");
+    let thread = done[0]["thread_id"].as_str().expect("thread").to_string();
+    assert_eq!(done[1]["thread_id"], thread.as_str());
+    assert_eq!(done[1]["summary"], "SECOND ANSWER beta");
+    let second_input = input_of_step(&j.mock, 1);
+    assert!(
+        second_input.contains("FIRST ANSWER alpha") && second_input.contains("the second question"),
+        "{second_input}"
+    );
+
+    let third = j.start(&["the third question", "--thread", "proj"]).await;
+    let done = j.wait(&[&third]).await;
+    assert_eq!(done[0]["state"], "completed", "{:?}", done[0]);
+    assert_eq!(done[0]["continues"], second.as_str());
+    assert_eq!(done[0]["thread_id"], thread.as_str());
+    let third_input = input_of_step(&j.mock, 2);
+    assert!(
+        third_input.contains("FIRST ANSWER alpha") && third_input.contains("SECOND ANSWER beta"),
+        "{third_input}"
+    );
 }

@@ -38,3 +38,23 @@ pub fn executable(flag: Option<&std::path::Path>) -> Option<PathBuf> {
     }
     which::which("codex").ok()
 }
+
+/// `$CODEX_HOME/config.toml`, when it exists.
+pub fn config_text() -> Option<String> {
+    std::fs::read_to_string(home()?.join("config.toml")).ok()
+}
+
+/// How Codex can reach a model, when it can: a login (`auth.json`), an
+/// `OPENAI_API_KEY`, or a `model_provider` in `config.toml`.
+pub fn provider() -> Option<String> {
+    if home().is_some_and(|h| h.join("auth.json").is_file()) {
+        return Some("logged in (auth.json)".into());
+    }
+    if std::env::var_os("OPENAI_API_KEY").is_some_and(|v| !v.is_empty()) {
+        return Some("OPENAI_API_KEY is set".into());
+    }
+    config_text()?.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "model_provider").then(|| format!("model_provider = {}", v.trim()))
+    })
+}

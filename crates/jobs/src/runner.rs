@@ -52,6 +52,8 @@ pub struct StartRequest {
     pub task_id: Option<String>,
     /// Set the worker limit (kept in the ledger) before starting.
     pub max_active: Option<u32>,
+    /// A persistent project thread: continue the last job of this name.
+    pub thread: Option<String>,
 }
 
 /// A job as the front ends show it.
@@ -132,6 +134,9 @@ fn spec_of(req: &StartRequest) -> Result<JobSpec> {
     }
     if let Some(t) = &req.task_id {
         TaskId::parse("task_id", t)?;
+    }
+    if let Some(t) = &req.thread {
+        ledger::model::ids::short_id("thread", t)?;
     }
     if req.max_active == Some(0) {
         return Err(Error::Invalid("--max-active must be at least 1".into()));
@@ -227,15 +232,27 @@ impl<'s> Runner<'s> {
             records::jobs::save_limits(&txn, &limits)?;
         }
         let all = records::jobs::load_all(&txn);
-        let id = JobId::generate();
+        // A named thread continues its latest job that has (or will have)
+        // a Codex thread.
+        let continues = req.thread.as_ref().and_then(|name| {
+            all.iter()
+                .rev()
+                .find(|j| {
+                    j.thread_name.as_ref() == Some(name)
+                        && (!j.state.is_final() || j.thread_id.is_some())
+                })
+                .map(|j| j.id.clone())
+        });
         let job = Job {
-            id: id.to_string(),
+            id: JobId::generate().to_string(),
             coordinator: ctx.caller.slot().to_string(),
             state: JobState::Queued,
             prompt,
             created_at: time::now(),
-            queue_order: all.iter().map(|j| j.queue_order).max().unwrap_or(0) + 1,
+            queue_order: next_order(&all),
             spec,
+            thread_name: req.thread.clone(),
+            continues,
             ..Job::default()
         };
         if let Some(t) = &job.spec.task_id {
@@ -245,11 +262,63 @@ impl<'s> Runner<'s> {
                 &api::UpdateTask {
                     task_id: t.clone(),
                     status: Some("active".into()),
-                    visible_progress_summary: Some(format!("job {id} dispatched")),
+                    visible_progress_summary: Some(format!("job {} dispatched", job.id)),
                     ..api::UpdateTask::default()
                 },
             )?;
         }
+        self.enqueue(txn, job)
+    }
+
+    /// `job send`: a follow-up on a job's thread. It becomes a job of its
+    /// own that continues the thread with `codex exec resume` once the
+    /// job (and any follow-up sent before) has ended: recorded durably
+    /// now, so it is never lost, and started by whoever ends that job.
+    pub fn send(&self, ctx: &Ctx, id: &JobId, message: &str) -> Result<StartResponse> {
+        ctx.caller.require_coordinator("sending to a job")?;
+        ledger::model::ids::text("message", message, ledger::model::ids::MAX_TEXT_LEN)?;
+        if message.trim().is_empty() {
+            return Err(Error::Invalid("the message must not be empty".into()));
+        }
+        let txn = self.store.write()?;
+        let first = records::jobs::require(&txn, id)?;
+        if first.state.is_final() && first.thread_id.is_none() {
+            return Err(Error::Invalid(format!(
+                "job {id} ended ({}) without a Codex thread; there is nothing to continue",
+                first.state.as_str()
+            )));
+        }
+        let all = records::jobs::load_all(&txn);
+        // The last job on this thread: follow-ups run one after another.
+        let mut chain = vec![first.id.clone()];
+        for j in &all {
+            if j.continues.as_ref().is_some_and(|c| chain.contains(c)) {
+                chain.push(j.id.clone());
+            }
+        }
+        let job = Job {
+            id: JobId::generate().to_string(),
+            coordinator: first.coordinator.clone(),
+            state: JobState::Queued,
+            prompt: message.to_string(),
+            created_at: time::now(),
+            queue_order: next_order(&all),
+            spec: JobSpec {
+                output_file: None,
+                task_id: None,
+                resume_thread: None,
+                ..first.spec.clone()
+            },
+            thread_name: first.thread_name.clone(),
+            continues: chain.last().cloned(),
+            ..Job::default()
+        };
+        self.enqueue(txn, job)
+    }
+
+    /// Save a new queued job, start what may start, commit, answer.
+    fn enqueue(&self, txn: WriteTxn, job: Job) -> Result<StartResponse> {
+        let id = JobId::parse("job_id", &job.id)?;
         records::jobs::save(&txn, &job)?;
         self.launch_queued(&txn)?;
         let jobs = records::jobs::load_all(&txn);
@@ -279,10 +348,30 @@ impl<'s> Runner<'s> {
         for j in jobs.iter().filter(|j| j.state == JobState::Running) {
             *running.entry(j.coordinator.clone()).or_default() += 1;
         }
-        for mut job in jobs.into_iter().filter(|j| j.state == JobState::Queued) {
+        let queued: Vec<Job> = jobs
+            .iter()
+            .filter(|j| j.state == JobState::Queued)
+            .cloned()
+            .collect();
+        for mut job in queued {
             let n = running.entry(job.coordinator.clone()).or_default();
             if *n >= max {
                 continue;
+            }
+            if let Some(c) = job.continues.clone() {
+                match jobs.iter().find(|j| j.id == c) {
+                    Some(prev) if !prev.state.is_final() => continue,
+                    Some(prev) if prev.thread_id.is_some() => {
+                        job.spec.resume_thread.clone_from(&prev.thread_id);
+                    }
+                    _ => {
+                        let reason = format!(
+                            "job {c}, whose thread this one continues, ended without a Codex thread"
+                        );
+                        end_job(txn, &mut job, JobState::Failed, reason, None)?;
+                        continue;
+                    }
+                }
             }
             match self.spawn_supervisor(&job) {
                 Ok((pid, start)) => {
@@ -518,6 +607,11 @@ pub fn worker_alive(job: &Job) -> bool {
         (Some(pid), Some(start)) => process::alive(pid, start),
         _ => false,
     }
+}
+
+/// The queue order of a new job: after every other.
+fn next_order(all: &[Job]) -> i64 {
+    all.iter().map(|j| j.queue_order).max().unwrap_or(0) + 1
 }
 
 /// Queue order: `queue_order`, then age.

@@ -29,6 +29,8 @@ pub enum JobCommand {
     Capture(CaptureArgs),
     /// Block until the jobs end (or the timeout passes: exit 1).
     Wait(WaitArgs),
+    /// A follow-up on a job's thread (`codex exec resume`), started when the job has ended.
+    Send(SendArgs),
     /// End a job's whole process tree (or drop it from the queue).
     Kill(IdArgs),
     /// Move a queued job to the front of its queue.
@@ -79,6 +81,10 @@ pub struct StartArgs {
     /// Set the worker limit per coordinator (kept in the ledger; default 6).
     #[arg(long, value_name = "N")]
     pub max_active: Option<u32>,
+    /// Run on a named, persistent Codex thread: created by the first job of the name, continued
+    /// by the later ones.
+    #[arg(long, value_name = "NAME")]
+    pub thread: Option<String>,
     /// Print the whole prompt and the command; start nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -90,6 +96,17 @@ pub struct StartArgs {
 #[derive(clap::Args, Debug)]
 pub struct IdArgs {
     pub id: String,
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SendArgs {
+    pub id: String,
+    /// The follow-up prompt.
+    pub message: String,
     #[command(flatten)]
     pub common: Common,
     #[arg(long)]
@@ -194,45 +211,75 @@ pub fn run(env_top: &Common, args: &JobArgs) -> anyhow::Result<u8> {
             }
             Ok(if done { 0 } else { 1 })
         }
-        JobCommand::Kill(a) => {
+        JobCommand::Send(a) => {
             let env = Env::new(env_top, &a.common);
             let store = env.store()?;
             let ctx = env.ctx(&store, None)?;
-            let view = Runner::new(&store, launcher()?).kill(&ctx, &job_id(&a.id)?)?;
+            let ans = Runner::new(&store, launcher()?).send(&ctx, &job_id(&a.id)?, &a.message)?;
             if a.json {
-                print_json(&view)?;
+                print_json(&ans)?;
             } else {
-                say!(
+                say!("{}", ans.job.job.id);
+                eprintln!(
+                    "codenator: follow-up {} {} on the thread of {}",
+                    ans.job.job.id,
+                    ans.job.job.state.as_str(),
+                    ans.job.job.continues.as_deref().unwrap_or("")
+                );
+            }
+            Ok(0)
+        }
+        JobCommand::Kill(a) => act_on(
+            env_top,
+            a,
+            |r, c, i| r.kill(c, i),
+            |v| {
+                format!(
                     "{} {}: {}",
-                    view.job.id,
-                    view.job.state.as_str(),
-                    view.job.reason.as_deref().unwrap_or("")
-                );
-            }
-            Ok(0)
-        }
-        JobCommand::Prioritize(a) => {
-            let env = Env::new(env_top, &a.common);
-            let store = env.store()?;
-            let ctx = env.ctx(&store, None)?;
-            let view = Runner::new(&store, launcher()?).prioritize(&ctx, &job_id(&a.id)?)?;
-            if a.json {
-                print_json(&view)?;
-            } else {
-                say!(
+                    v.job.id,
+                    v.job.state.as_str(),
+                    v.job.reason.as_deref().unwrap_or("")
+                )
+            },
+        ),
+        JobCommand::Prioritize(a) => act_on(
+            env_top,
+            a,
+            |r, c, i| r.prioritize(c, i),
+            |v| {
+                format!(
                     "{} queued at position {}",
-                    view.job.id,
-                    view.queue_position.unwrap_or(1)
-                );
-            }
-            Ok(0)
-        }
+                    v.job.id,
+                    v.queue_position.unwrap_or(1)
+                )
+            },
+        ),
         JobCommand::Supervise(a) => {
             let store = Env::new(env_top, &a.common).store_without_import()?;
             jobs::supervisor::supervise(&store, launcher()?, &job_id(&a.id)?)?;
             Ok(0)
         }
     }
+}
+
+/// A coordinator's action on one job (kill, prioritize), printed as JSON
+/// or as `line` says.
+fn act_on(
+    env_top: &Common,
+    a: &IdArgs,
+    act: fn(&Runner<'_>, &ledger::Ctx, &JobId) -> jobs::Result<jobs::JobView>,
+    line: fn(&jobs::JobView) -> String,
+) -> anyhow::Result<u8> {
+    let env = Env::new(env_top, &a.common);
+    let store = env.store()?;
+    let ctx = env.ctx(&store, None)?;
+    let view = act(&Runner::new(&store, launcher()?), &ctx, &job_id(&a.id)?)?;
+    if a.json {
+        print_json(&view)?;
+    } else {
+        say!("{}", line(&view));
+    }
+    Ok(0)
 }
 
 fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
@@ -263,6 +310,7 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
         output_file: a.output.as_ref().map(abs),
         task_id: a.task.clone(),
         max_active: a.max_active,
+        thread: a.thread.clone(),
     };
     if a.dry_run {
         let dry = jobs::runner::dry_run(&req)?;

@@ -32,6 +32,7 @@ use ledger::views::worktrees::SlotMatch;
 use ledger::{Caller, Ctx, SlotId, Store};
 use serde::Serialize;
 
+pub mod health;
 pub mod heartbeat;
 pub mod hook;
 pub mod inbox;

@@ -102,6 +102,14 @@ pub struct Job {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
+    /// A persistent project thread (`--thread NAME`): jobs of one name
+    /// continue one Codex thread, one after another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_name: Option<String>,
+    /// The job whose thread this one continues (`job send`, `--thread`):
+    /// it starts only once that job has ended, with `codex exec resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<String>,
     /// Queue order: lower starts first (`job prioritize` puts a job first).
     #[serde(default)]
     pub queue_order: i64,
