@@ -442,3 +442,81 @@ async fn follow_ups_and_named_threads_continue_the_thread() {
         "{third_input}"
     );
 }
+
+/// Requirement 6: the MCP tools dispatch and list a job through
+/// `codenator mcp` over stdio (rmcp's client); a worker may not dispatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_tools_dispatch_and_list_a_job() {
+    let j = Jobs::new(vec![Step::message("MCP job done")]).await;
+    let server = |agent: &str| {
+        let std_cmd = j.command(&[
+            "mcp",
+            "--root",
+            j.world.root.to_str().expect("utf-8"),
+            "--agent",
+            agent,
+        ]);
+        let mut cmd = tokio::process::Command::from(std_cmd);
+        cmd.env_remove("AURALIS_CODENATOR_ROOT");
+        cmd
+    };
+    let co = test_support::connect_with(server("coordinator"))
+        .await
+        .expect("connect the coordinator");
+    let work = j.work.to_str().expect("utf-8");
+    let started = test_support::call(
+        &co,
+        "dispatch_job",
+        serde_json::json!({"prompt": "answer over MCP", "dir": work, "goal": "say done"}),
+    )
+    .await
+    .expect("dispatch_job");
+    let id = started["job"]["id"].as_str().expect("id").to_string();
+    assert!(
+        started["job"]["prompt"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("## Task\nanswer over MCP")),
+        "{started}"
+    );
+    let listed = test_support::call(&co, "list_jobs", serde_json::json!({}))
+        .await
+        .expect("list_jobs");
+    let jobs = listed["jobs"].as_array().expect("jobs");
+    assert!(jobs.iter().any(|v| v["id"] == id.as_str()), "{listed}");
+
+    let done = j.wait(&[&id]).await;
+    assert_eq!(done[0]["state"], "completed", "{:?}", done[0]);
+    let status = test_support::call(&co, "job_status", serde_json::json!({"job_id": id}))
+        .await
+        .expect("job_status");
+    assert_eq!(status["summary"], "MCP job done");
+    let out = test_support::call(
+        &co,
+        "job_output",
+        serde_json::json!({"job_id": id, "tail": 5}),
+    )
+    .await
+    .expect("job_output");
+    assert!(
+        out["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("MCP job done")),
+        "{out}"
+    );
+
+    let worker = test_support::connect_with(server("w1"))
+        .await
+        .expect("connect a worker");
+    let refused = test_support::call_raw(
+        &worker,
+        "dispatch_job",
+        serde_json::json!({"prompt": "not mine to start", "dir": work}),
+    )
+    .await
+    .expect("call");
+    assert_eq!(refused.is_error, Some(true), "{refused:?}");
+    let body = refused.structured_content.expect("structured");
+    assert_eq!(body["error"]["rule"], "coordinator_only", "{body}");
+    co.cancel().await.expect("close");
+    worker.cancel().await.expect("close");
+}

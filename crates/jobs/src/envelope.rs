@@ -1,21 +1,15 @@
 //! The task envelope: a self-contained prompt, because a worker shares no
 //! context with whoever dispatched it.
 
-use serde::{Deserialize, Serialize};
-
 /// The parts of a prompt; sections appear in the order Task, Context,
 /// Goal, Constraints, Expected Output, each only when given.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default)]
 pub struct Envelope {
     /// What to do.
     pub task: String,
-    #[serde(default)]
     pub context: Option<String>,
-    #[serde(default)]
     pub goal: Option<String>,
-    #[serde(default)]
     pub constraints: Vec<String>,
-    #[serde(default)]
     pub expected: Option<String>,
 }
 

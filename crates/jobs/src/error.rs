@@ -26,3 +26,14 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// As a ledger error (the MCP server reports those as tool errors).
+    pub fn into_ledger(self) -> ledger::Error {
+        match self {
+            Error::Ledger(e) => e,
+            Error::Invalid(m) => ledger::Error::invalid("job", m),
+            e => ledger::Error::conflict("job_runner", e.to_string()),
+        }
+    }
+}

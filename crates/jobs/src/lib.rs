@@ -16,6 +16,7 @@
 //! ends (CLI, MCP) resolve Codex and the supervisor's executable and pass
 //! them in. Logs go through `tracing`.
 
+pub mod api;
 pub mod envelope;
 pub mod error;
 pub mod events;

@@ -183,11 +183,7 @@ pub fn run(env_top: &Common, args: &JobArgs) -> anyhow::Result<u8> {
         JobCommand::Capture(a) => {
             let store = Env::new(env_top, &a.common).store()?;
             let text = Runner::new(&store, launcher()?).output(&job_id(&a.id)?)?;
-            let lines: Vec<&str> = text.lines().collect();
-            let n = a.lines.unwrap_or(20);
-            for l in &lines[lines.len().saturating_sub(n)..] {
-                say!("{l}");
-            }
+            say!("{}", jobs::api::tail(&text, Some(a.lines.unwrap_or(20))));
             Ok(0)
         }
         JobCommand::Wait(a) => {
