@@ -224,6 +224,12 @@ async fn a_job_patches_two_files_and_calls_back() {
     let out = j.ok(&["job", "output", &id]).await;
     assert!(out.contains("Added alpha.txt and beta.txt."), "{out}");
     assert!(out.contains("[add "), "{out}");
+    let watched = j.ok(&["job", "watch", &id]).await;
+    assert!(
+        watched.contains("Added alpha.txt and beta.txt."),
+        "{watched}"
+    );
+    assert!(watched.contains(&format!("{id}  completed")), "{watched}");
 }
 
 /// Requirement 2: seven jobs with the limit at six: six run, one queues

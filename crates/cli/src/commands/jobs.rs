@@ -27,6 +27,8 @@ pub enum JobCommand {
     Output(IdArgs),
     /// The last N lines of the job's transcript.
     Capture(CaptureArgs),
+    /// Stream the job's transcript until it ends.
+    Watch(IdArgs),
     /// Block until the jobs end (or the timeout passes: exit 1).
     Wait(WaitArgs),
     /// A follow-up on a job's thread (`codex exec resume`), started when the job has ended.
@@ -185,6 +187,39 @@ pub fn run(env_top: &Common, args: &JobArgs) -> anyhow::Result<u8> {
             let text = Runner::new(&store, launcher()?).output(&job_id(&a.id)?)?;
             say!("{}", jobs::api::tail(&text, Some(a.lines.unwrap_or(20))));
             Ok(0)
+        }
+        JobCommand::Watch(a) => {
+            let store = Env::new(env_top, &a.common).store()?;
+            let runner = Runner::new(&store, launcher()?);
+            let id = job_id(&a.id)?;
+            let mut shown = 0;
+            loop {
+                // Read the state first: a transcript read after it holds
+                // every line written before the end.
+                let view = runner.status(&id)?;
+                let text = runner.output(&id)?;
+                if text.len() > shown {
+                    let new = &text[shown..];
+                    let upto = if view.job.state.is_final() {
+                        new.len()
+                    } else {
+                        new.rfind('\n').map_or(0, |i| i + 1)
+                    };
+                    if upto > 0 {
+                        say!("{}", new[..upto].trim_end_matches('\n'));
+                        shown += upto;
+                    }
+                }
+                if view.job.state.is_final() {
+                    print_job(&view)?;
+                    return Ok(if view.job.state == ledger::model::JobState::Completed {
+                        0
+                    } else {
+                        1
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
         }
         JobCommand::Wait(a) => {
             let store = Env::new(env_top, &a.common).store()?;
