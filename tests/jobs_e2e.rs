@@ -175,6 +175,8 @@ async fn a_job_patches_two_files_and_calls_back() {
             "workspace-write",
             "-o",
             answer.to_str().expect("utf-8"),
+            "--notify-on-complete",
+            "tee notified.json",
         ])
         .await;
     let done = j.wait(&[&id]).await;
@@ -207,6 +209,18 @@ async fn a_job_patches_two_files_and_calls_back() {
         "{job}"
     );
     assert_eq!(file(&answer).trim(), "Added alpha.txt and beta.txt.");
+    // --notify-on-complete ran `tee` (in the job's directory) with the job's JSON.
+    let notified = j.work.join("notified.json");
+    j.until("the notify command's output", |_| {
+        std::fs::read_to_string(&notified)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some()
+    })
+    .await;
+    let n: Value = serde_json::from_str(&file(&notified)).expect("json");
+    assert_eq!(n["id"], id.as_str());
+    assert_eq!(n["state"], "completed");
 
     let callbacks = j.inbox("job.completed").await;
     assert_eq!(callbacks.len(), 1, "{callbacks:?}");
@@ -328,11 +342,18 @@ async fn kill_ends_the_tree_and_dry_run_starts_nothing() {
     let cmd = format!("sh -c 'sleep 300; echo {marker}'");
     let j = Jobs::new(vec![Step::exec_command("call_sleep", &cmd)]).await;
 
+    std::fs::create_dir_all(j.work.join("docs")).expect("docs");
+    std::fs::write(j.work.join("docs/CODEBASE_MAP.md"), "MAP OF THE CODE\n").expect("map");
+    std::fs::create_dir_all(j.work.join("notes")).expect("notes");
+    std::fs::write(j.work.join("notes/a.md"), "NOTE A\n").expect("note");
     let dry = j
         .ok(&[
             "job",
             "start",
             "Do the thing",
+            "--file",
+            "notes/*.md",
+            "--map",
             "--context",
             "the repo",
             "--goal",
@@ -349,6 +370,8 @@ async fn kill_ends_the_tree_and_dry_run_starts_nothing() {
     assert!(at("## Context") < at("## Goal"));
     assert!(at("## Goal") < at("## Constraints"));
     assert!(at("## Constraints") < at("## Expected Output"));
+    assert!(at("## Context") < at("File `notes/a.md`:\n```\nNOTE A"));
+    assert!(at("MAP OF THE CODE") < at("## Goal"));
     assert!(dry.contains("exec"), "{dry}");
     assert!(j.list().await.is_empty(), "a dry run starts nothing");
     assert_eq!(j.mock.requests().len(), 0);

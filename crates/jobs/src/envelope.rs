@@ -8,6 +8,8 @@ pub struct Envelope {
     /// What to do.
     pub task: String,
     pub context: Option<String>,
+    /// Files included in the Context section (`--file`, `--map`).
+    pub files: Vec<IncludedFile>,
     pub goal: Option<String>,
     pub constraints: Vec<String>,
     pub expected: Option<String>,
@@ -17,6 +19,7 @@ impl Envelope {
     /// Does it have more than the task (so it is laid out in sections)?
     fn has_sections(&self) -> bool {
         self.context.is_some()
+            || !self.files.is_empty()
             || self.goal.is_some()
             || !self.constraints.is_empty()
             || self.expected.is_some()
@@ -40,8 +43,19 @@ impl Envelope {
             out.push('\n');
         };
         section("Task", &self.task);
-        if let Some(c) = &self.context {
-            section("Context", c);
+        if self.context.is_some() || !self.files.is_empty() {
+            let mut c = self.context.clone().unwrap_or_default();
+            for f in &self.files {
+                if !c.is_empty() {
+                    c.push_str("\n\n");
+                }
+                c.push_str(&format!(
+                    "File `{}`:\n```\n{}\n```",
+                    f.path,
+                    f.text.trim_end()
+                ));
+            }
+            section("Context", &c);
         }
         if let Some(g) = &self.goal {
             section("Goal", g);
@@ -55,6 +69,79 @@ impl Envelope {
         }
         out
     }
+}
+
+/// A file whose text goes into the prompt.
+#[derive(Clone, Debug)]
+pub struct IncludedFile {
+    /// As matched, relative to the job's directory.
+    pub path: String,
+    pub text: String,
+}
+
+/// Largest file `--file` includes.
+pub const MAX_FILE_BYTES: usize = 64 * 1024;
+/// Most bytes all included files may have together.
+pub const MAX_FILES_BYTES: usize = 256 * 1024;
+
+/// The files matching `globs` (relative to `dir`), and with `map` the
+/// project's `docs/CODEBASE_MAP.md` when it exists, in order, each once.
+pub fn include_files(
+    dir: &std::path::Path,
+    globs: &[String],
+    map: bool,
+) -> crate::Result<Vec<IncludedFile>> {
+    use crate::Error;
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    for g in globs {
+        let pattern = dir.join(g);
+        let pattern = pattern
+            .to_str()
+            .ok_or_else(|| Error::Invalid(format!("--file {g:?}: the path is not UTF-8")))?;
+        let found =
+            glob::glob(pattern).map_err(|e| Error::Invalid(format!("--file {g:?}: {e}")))?;
+        let before = paths.len();
+        for p in found.flatten().filter(|p| p.is_file()) {
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+        if paths.len() == before {
+            return Err(Error::Invalid(format!(
+                "--file {g:?} matches no file under {}",
+                dir.display()
+            )));
+        }
+    }
+    let map_path = dir.join("docs/CODEBASE_MAP.md");
+    if map && map_path.is_file() && !paths.contains(&map_path) {
+        paths.push(map_path);
+    }
+    let mut total = 0;
+    let mut out = Vec::new();
+    for p in paths {
+        let shown = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+        let bytes = std::fs::read(&p).map_err(|e| Error::Io {
+            what: format!("reading {shown}"),
+            source: e,
+        })?;
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(Error::Invalid(format!(
+                "{shown} has {} bytes; a file included in the prompt has at most {MAX_FILE_BYTES}",
+                bytes.len()
+            )));
+        }
+        total += bytes.len();
+        if total > MAX_FILES_BYTES {
+            return Err(Error::Invalid(format!(
+                "the included files pass {MAX_FILES_BYTES} bytes at {shown}"
+            )));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::Invalid(format!("{shown} is not UTF-8 text")))?;
+        out.push(IncludedFile { path: shown, text });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -71,6 +158,10 @@ mod tests {
         let full = Envelope {
             task: "Add a parser".into(),
             context: Some("src/ holds the code".into()),
+            files: vec![IncludedFile {
+                path: "notes.md".into(),
+                text: "NOTE TEXT\n".into(),
+            }],
             goal: Some("parse JSONL".into()),
             constraints: vec!["no new deps".into(), "keep tests green".into()],
             expected: Some("a summary".into()),
@@ -83,5 +174,7 @@ mod tests {
         assert!(at("## Constraints") < at("## Expected Output"));
         assert!(at("## Expected Output") < p.len());
         assert!(p.contains("- no new deps\n- keep tests green"));
+        assert!(at("## Context") < at("File `notes.md`:\n```\nNOTE TEXT\n```"));
+        assert!(at("NOTE TEXT") < at("## Goal"));
     }
 }

@@ -54,6 +54,8 @@ pub struct StartRequest {
     pub max_active: Option<u32>,
     /// A persistent project thread: continue the last job of this name.
     pub thread: Option<String>,
+    /// Run this (program and arguments) with the job's JSON on stdin when it ends.
+    pub notify: Vec<String>,
 }
 
 /// A job as the front ends show it.
@@ -138,6 +140,7 @@ fn spec_of(req: &StartRequest) -> Result<JobSpec> {
     if let Some(t) = &req.thread {
         ledger::model::ids::short_id("thread", t)?;
     }
+    ledger::model::ids::list("notify", &req.notify)?;
     if req.max_active == Some(0) {
         return Err(Error::Invalid("--max-active must be at least 1".into()));
     }
@@ -150,6 +153,7 @@ fn spec_of(req: &StartRequest) -> Result<JobSpec> {
         output_file: req.output_file.as_deref().map(path_string).transpose()?,
         task_id: req.task_id.clone(),
         resume_thread: None,
+        notify: req.notify.clone(),
     })
 }
 
@@ -439,6 +443,7 @@ impl<'s> Runner<'s> {
             return Ok(());
         }
         let txn = self.store.write()?;
+        let mut ended = Vec::new();
         for mut job in records::jobs::load_all(&txn) {
             if job.state == JobState::Running && !worker_alive(&job) {
                 if let Some(pid) = job.pid {
@@ -451,10 +456,14 @@ impl<'s> Runner<'s> {
                     job.pid.map_or_else(|| "unknown".into(), |p| p.to_string())
                 );
                 end_job(&txn, &mut job, JobState::Failed, reason, None)?;
+                ended.push(job);
             }
         }
         self.launch_queued(&txn)?;
         txn.commit()?;
+        for job in &ended {
+            run_notify(job);
+        }
         Ok(())
     }
 
@@ -520,6 +529,7 @@ impl<'s> Runner<'s> {
         self.launch_queued(&txn)?;
         let jobs = records::jobs::load_all(&txn);
         txn.commit()?;
+        run_notify(&job);
         view_in(&jobs, id).ok_or_else(|| Error::Invalid(format!("job {id} vanished")))
     }
 
@@ -778,6 +788,34 @@ pub(crate) fn end_job(
     }
     records::jobs::save(txn, job)?;
     Ok(())
+}
+
+/// Run the job's `--notify-on-complete` command with its record (JSON) on
+/// stdin; after the end is committed, outside the lock. A failure is
+/// logged: the job's end stands.
+pub fn run_notify(job: &Job) {
+    use std::io::Write;
+    let Some((program, args)) = job.spec.notify.split_first() else {
+        return;
+    };
+    let run = || -> std::io::Result<std::process::ExitStatus> {
+        let mut child = Command::new(program)
+            .args(args)
+            .current_dir(&job.spec.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let json = serde_json::to_vec(job).map_err(std::io::Error::other)?;
+            stdin.write_all(&json)?;
+        }
+        child.wait()
+    };
+    match run() {
+        Ok(s) if s.success() => {}
+        Ok(s) => tracing::warn!("job {}: --notify-on-complete {program} ended {s}", job.id),
+        Err(e) => tracing::warn!("job {}: --notify-on-complete {program}: {e}", job.id),
+    }
 }
 
 /// The summary kept of a final message.

@@ -181,6 +181,7 @@ pub fn supervise(store: &Store, launcher: Launcher, id: &JobId) -> Result<()> {
     }
     runner.launch_queued(&txn)?;
     txn.commit()?;
+    runner::run_notify(&current);
     Ok(())
 }
 

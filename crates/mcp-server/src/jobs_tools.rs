@@ -56,6 +56,7 @@ pub fn dispatch(store: &Store, ctx: &Ctx, p: &DispatchJob) -> Result<StartRespon
         envelope: Envelope {
             task: p.prompt.clone(),
             context: p.context.clone(),
+            files: Vec::new(),
             goal: p.goal.clone(),
             constraints: p.constraints.clone(),
             expected: p.expected.clone(),
@@ -76,6 +77,7 @@ pub fn dispatch(store: &Store, ctx: &Ctx, p: &DispatchJob) -> Result<StartRespon
         task_id: p.task_id.clone(),
         max_active: None,
         thread: p.thread.clone(),
+        notify: Vec::new(),
     };
     runner(store)?
         .dispatch(ctx, &req)

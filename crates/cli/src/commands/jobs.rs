@@ -60,6 +60,12 @@ pub struct StartArgs {
     /// Expected Output section.
     #[arg(long, allow_hyphen_values = true)]
     pub expected: Option<String>,
+    /// Include the files matching GLOB (relative to --dir) in the Context section (repeatable).
+    #[arg(long = "file", value_name = "GLOB")]
+    pub files: Vec<String>,
+    /// Include docs/CODEBASE_MAP.md (of --dir) when present.
+    #[arg(long)]
+    pub map: bool,
     /// Codex executable (default: $CODENATOR_CODEX, then `codex` on PATH).
     #[arg(long, value_name = "PATH")]
     pub codex: Option<PathBuf>,
@@ -87,6 +93,10 @@ pub struct StartArgs {
     /// by the later ones.
     #[arg(long, value_name = "NAME")]
     pub thread: Option<String>,
+    /// When the job ends, run CMD (split like a shell would, run without one) with the job's JSON
+    /// on stdin: a desktop notification, a spoken summary.
+    #[arg(long, value_name = "CMD")]
+    pub notify_on_complete: Option<String>,
     /// Print the whole prompt and the command; start nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -321,10 +331,12 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
     };
     let cwd = host::cwd().context("cannot read the current directory")?;
     let abs = |p: &PathBuf| host::root::absolute(&cwd, p);
+    let dir = a.dir.as_ref().map_or_else(|| cwd.clone(), abs);
     let req = StartRequest {
         envelope: Envelope {
             task: a.prompt.clone(),
             context: a.context.clone(),
+            files: jobs::envelope::include_files(&dir, &a.files, a.map)?,
             goal: a.goal.clone(),
             constraints: a.constraints.clone(),
             expected: a.expected.clone(),
@@ -334,7 +346,7 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
         } else {
             codex
         },
-        dir: a.dir.as_ref().map_or_else(|| cwd.clone(), abs),
+        dir,
         model: a.model.clone(),
         reasoning: a.reasoning.clone(),
         sandbox: a.sandbox.clone(),
@@ -342,6 +354,12 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
         task_id: a.task.clone(),
         max_active: a.max_active,
         thread: a.thread.clone(),
+        notify: match &a.notify_on_complete {
+            Some(c) => shlex::split(c)
+                .filter(|v| !v.is_empty())
+                .with_context(|| format!("--notify-on-complete: cannot split {c:?} into words"))?,
+            None => Vec::new(),
+        },
     };
     if a.dry_run {
         let dry = jobs::runner::dry_run(&req)?;

@@ -81,6 +81,10 @@ pub struct JobSpec {
     /// The Codex thread this job continues (`codex exec resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_thread: Option<String>,
+    /// A command run with the job's JSON on stdin when it ends
+    /// (`--notify-on-complete`): program and arguments, no shell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
     /// The ledger task this job claims and reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
