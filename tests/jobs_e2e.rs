@@ -470,6 +470,29 @@ async fn follow_ups_and_named_threads_continue_the_thread() {
         third_input.contains("FIRST ANSWER alpha") && third_input.contains("SECOND ANSWER beta"),
         "{third_input}"
     );
+
+    // `jobs clean` removes the ended jobs but the latest of the thread,
+    // which later jobs of the name continue.
+    let removed = j
+        .json(&["jobs", "clean", "--older-than", "0s", "--json"])
+        .await;
+    let mut removed: Vec<&str> = removed
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|v| v.as_str().expect("id"))
+        .collect();
+    removed.sort_unstable();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort_unstable();
+    assert_eq!(removed, expected);
+    let left = j.list().await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["id"], third.as_str());
+    let store = j.world.store();
+    assert!(!store.join(format!("jobs/{first}.json")).exists());
+    assert!(!store.join(format!("jobs/{first}.log")).exists());
+    assert!(store.join(format!("jobs/{third}.log")).exists());
 }
 
 /// Requirement 6: the MCP tools dispatch and list a job through

@@ -558,6 +558,52 @@ impl<'s> Runner<'s> {
         view_in(&jobs, id).ok_or_else(|| Error::Invalid(format!("job {id} vanished")))
     }
 
+    /// `jobs clean`: remove jobs that ended more than `older_than` ago,
+    /// their records, transcripts and stderr. Kept: the latest job of each
+    /// named thread (later jobs of the name continue its thread) and any
+    /// job a follow-up still waits for. Answers the ids removed.
+    pub fn clean(&self, ctx: &Ctx, older_than: std::time::Duration) -> Result<Vec<String>> {
+        ctx.caller.require_coordinator("cleaning jobs")?;
+        self.reconcile()?;
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(older_than)
+                .map_err(|_| Error::Invalid("--older-than is too long".into()))?;
+        let txn = self.store.write()?;
+        let jobs = records::jobs::load_all(&txn);
+        let mut keep: Vec<&str> = jobs
+            .iter()
+            .filter(|j| !j.state.is_final())
+            .filter_map(|j| j.continues.as_deref())
+            .collect();
+        let mut names: Vec<&str> = Vec::new();
+        for j in jobs.iter().rev() {
+            if let Some(name) = j.thread_name.as_deref()
+                && !names.contains(&name)
+            {
+                names.push(name);
+                keep.push(&j.id);
+            }
+        }
+        let mut removed = Vec::new();
+        for j in &jobs {
+            let old = j
+                .ended_at
+                .as_deref()
+                .and_then(time::parse)
+                .is_some_and(|t| t < cutoff);
+            if j.state.is_final() && old && !keep.contains(&j.id.as_str()) {
+                let id = JobId::parse("job_id", &j.id)?;
+                records::jobs::delete(&txn, &id);
+                removed.push(id);
+            }
+        }
+        txn.commit()?;
+        for id in &removed {
+            records::jobs::remove_logs(self.store, id)?;
+        }
+        Ok(removed.into_iter().map(String::from).collect())
+    }
+
     /// `job output`: the job's whole transcript.
     pub fn output(&self, id: &JobId) -> Result<String> {
         {

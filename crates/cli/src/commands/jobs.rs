@@ -148,13 +148,35 @@ pub struct WaitArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ListArgs {
+    #[command(subcommand)]
+    pub command: Option<JobsCommand>,
     #[command(flatten)]
     pub common: Common,
     /// Set the worker limit per coordinator first (kept in the ledger).
     #[arg(long, value_name = "N")]
     pub max_active: Option<u32>,
     /// Print `{max_active, running, queued, jobs}` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum JobsCommand {
+    /// Remove jobs that ended long ago: records, transcripts, stderr (the latest job of each
+    /// named thread, and jobs a follow-up waits for, stay).
+    Clean(CleanArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CleanArgs {
+    /// Ended more than this long ago (`7d`, `12h`, `30m`, `90`).
+    #[arg(long, default_value = "7d")]
+    pub older_than: String,
+    #[command(flatten)]
+    pub common: Common,
+    /// Print the ids removed as a JSON array.
     #[arg(long)]
     pub json: bool,
 }
@@ -393,6 +415,25 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
 }
 
 pub fn list(env: &Env, a: &ListArgs) -> anyhow::Result<u8> {
+    if let Some(JobsCommand::Clean(c)) = &a.command {
+        let env = Env {
+            root: c.common.root.clone().or_else(|| env.root.clone()),
+            as_slot: c.common.as_slot.clone().or_else(|| env.as_slot.clone()),
+        };
+        let store = env.store()?;
+        let ctx = env.ctx(&store, None)?;
+        let removed =
+            Runner::new(&store, launcher()?).clean(&ctx, parse_duration(&c.older_than)?)?;
+        if c.json {
+            print_json(&removed)?;
+        } else {
+            say!("removed {} job(s)", removed.len());
+            for id in &removed {
+                say!("{id}");
+            }
+        }
+        return Ok(0);
+    }
     let store = env.store()?;
     let runner = Runner::new(&store, launcher()?);
     if let Some(n) = a.max_active {

@@ -23,6 +23,24 @@ pub fn save(txn: &WriteTxn, job: &Job) -> Result<()> {
     txn.put_json(&txn.layout().job(&id), job)
 }
 
+/// Remove a job's record (`jobs clean`); its transcript and stderr go
+/// with [`remove_logs`] once that is committed.
+pub fn delete(txn: &WriteTxn, id: &JobId) {
+    txn.delete(&txn.layout().job(id));
+}
+
+/// Remove a job's transcript and stderr (not records: no journal).
+pub fn remove_logs(store: &crate::Store, id: &JobId) -> Result<()> {
+    for path in [store.layout().job_log(id), store.layout().job_stderr(id)] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Io { path, source: e }),
+        }
+    }
+    Ok(())
+}
+
 /// Every job record, oldest first; damaged files are skipped with a warning.
 pub fn load_all(txn: &ReadTxn) -> Vec<Job> {
     let dir = txn.layout().jobs_dir();
@@ -114,4 +132,46 @@ fn open_append(path: &std::path::Path) -> Result<std::fs::File> {
             path: path.to_path_buf(),
             source: e,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::JobState;
+
+    #[test]
+    fn a_deleted_job_is_gone_inside_the_transaction_and_after_it() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io {
+            path: std::env::temp_dir(),
+            source: e,
+        })?;
+        let store = crate::Store::open(dir.path())?;
+        let id = JobId::generate();
+        let job = Job {
+            id: id.to_string(),
+            coordinator: "coordinator".into(),
+            state: JobState::Completed,
+            created_at: crate::time::now(),
+            ..Job::default()
+        };
+        store.transact(|txn| save(txn, &job))?;
+        let path = store.layout().job(&id);
+        assert!(path.is_file());
+        store.transact(|txn| {
+            delete(txn, &id);
+            assert!(load(txn, &id)?.is_none());
+            assert!(load_all(txn).is_empty());
+            assert!(!txn.exists(&path));
+            Ok(())
+        })?;
+        assert!(!path.exists());
+        assert!(load_all(&store.read()?).is_empty());
+        // A put after the delete, in one transaction, keeps the record.
+        store.transact(|txn| {
+            delete(txn, &id);
+            save(txn, &job)
+        })?;
+        assert_eq!(load_all(&store.read()?).len(), 1);
+        Ok(())
+    }
 }

@@ -65,6 +65,9 @@ pub struct Line {
     pub puts: Vec<Put>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
+    /// Records the entry removes (store-relative paths), after its puts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<String>,
     /// An apply mark: the entry `applied` is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<String>,
@@ -99,6 +102,7 @@ pub(crate) struct Entry {
     pub at: u128,
     pub puts: Vec<(PathBuf, Vec<u8>)>,
     pub messages: Vec<Vec<u8>>,
+    pub deletes: Vec<PathBuf>,
 }
 
 fn now_ns() -> u128 {
@@ -115,7 +119,13 @@ impl Entry {
             at: now_ns(),
             puts,
             messages,
+            deletes: Vec::new(),
         }
+    }
+
+    /// Does it change anything?
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.messages.is_empty() && self.deletes.is_empty()
     }
 
     fn to_line(&self, layout: &Layout) -> Result<Vec<u8>> {
@@ -135,6 +145,11 @@ impl Entry {
                 .iter()
                 .map(|m| String::from_utf8_lossy(m).into_owned())
                 .collect(),
+            deletes: self
+                .deletes
+                .iter()
+                .map(|p| layout.relative(p).into_owned())
+                .collect(),
             ..Line::default()
         };
         fs::encode_json(&layout.journal(), &line, false)
@@ -147,11 +162,17 @@ impl Entry {
             .into_iter()
             .map(|p| Some((layout.record_path(&p.path)?, p.text.into_bytes())))
             .collect::<Option<Vec<_>>>()?;
+        let deletes = line
+            .deletes
+            .iter()
+            .map(|p| layout.record_path(p))
+            .collect::<Option<Vec<_>>>()?;
         Some(Entry {
             tx: line.tx?,
             at: line.at.unwrap_or(0),
             puts,
             messages: line.messages.into_iter().map(String::into_bytes).collect(),
+            deletes,
         })
     }
 }
@@ -309,6 +330,17 @@ pub(crate) fn apply(txn: &WriteTxn, entry: &Entry, redo: Redo) -> Result<()> {
         }
         fs::write_atomic(path, bytes, Durability::Journaled)?;
     }
+    for path in &entry.deletes {
+        // A record written again after this entry stays.
+        if redo == Redo::Yes && fs::mtime_ns(path) > entry.at {
+            continue;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at(path),
+        }
+    }
     Ok(())
 }
 
@@ -329,8 +361,8 @@ pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
     let (lines, _, _) = read_lines(layout)?;
     let files: Vec<PathBuf> = lines
         .into_iter()
-        .flat_map(|l| l.puts)
-        .filter_map(|p| layout.record_path(&p.path))
+        .flat_map(|l| l.puts.into_iter().map(|p| p.path).chain(l.deletes))
+        .filter_map(|p| layout.record_path(&p))
         .chain([layout.ledger()])
         .collect();
     fs::sync_everything(layout.dir(), &files)?;
