@@ -647,8 +647,14 @@ fn needs_reconcile(txn: &ReadTxn) -> bool {
         return true;
     }
     let max = records::jobs::limits(txn).max_active() as usize;
+    // A follow-up waiting for a job that has not ended cannot start yet.
+    let waiting = |q: &Job| {
+        q.continues
+            .as_ref()
+            .is_some_and(|c| jobs.iter().any(|j| &j.id == c && !j.state.is_final()))
+    };
     jobs.iter()
-        .filter(|j| j.state == JobState::Queued)
+        .filter(|j| j.state == JobState::Queued && !waiting(j))
         .any(|q| {
             jobs.iter()
                 .filter(|j| j.state == JobState::Running && j.coordinator == q.coordinator)
