@@ -54,18 +54,32 @@ pub fn tree(root: u32) -> Vec<u32> {
         .collect()
 }
 
-/// SIGKILL every process of the tree of `root` (see [`tree`]), found
-/// before any is signalled so that nothing escapes by being re-parented.
+/// SIGKILL every process of the tree of `root` (see [`tree`]). The tree
+/// is first frozen (SIGSTOP) and scanned again until no new process shows
+/// up, so a child forked while the tree is being found is found too and
+/// nothing escapes by being re-parented; then every process is killed.
 /// Returns how many were signalled.
 pub fn kill_tree(root: u32) -> usize {
-    let pids = tree(root);
-    let mut n = 0;
-    for p in &pids {
-        if let Some(pid) = i32::try_from(*p).ok().and_then(Pid::from_raw)
-            && kill_process(pid, Signal::KILL).is_ok()
-        {
-            n += 1;
+    let mut seen: Vec<u32> = Vec::new();
+    for _ in 0..50 {
+        let new: Vec<u32> = tree(root)
+            .into_iter()
+            .filter(|p| !seen.contains(p))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for p in new {
+            signal(p, Signal::STOP);
+            seen.push(p);
         }
     }
-    n
+    seen.iter().filter(|p| signal(**p, Signal::KILL)).count()
+}
+
+fn signal(pid: u32, sig: Signal) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .is_some_and(|p| kill_process(p, sig).is_ok())
 }
