@@ -105,7 +105,21 @@ async fn reference_mcp_flow() -> anyhow::Result<()> {
             "tool {n} missing from {names:?}"
         );
     }
-    assert_eq!(names.len(), 18, "{names:?}");
+    // The background job tools (issue 9).
+    for n in [
+        "dispatch_job",
+        "list_jobs",
+        "job_status",
+        "job_output",
+        "send_to_job",
+        "cancel_job",
+    ] {
+        assert!(
+            names.iter().any(|x| x == n),
+            "tool {n} missing from {names:?}"
+        );
+    }
+    assert_eq!(names.len(), 24, "{names:?}");
 
     // 3. register_slot, record_heartbeat, upsert_milestone, upsert_lane,
     //    create_task. Ours: the worker registers and heartbeats for itself;

@@ -101,6 +101,13 @@ enum Command {
     HookPostToolUse(commands::hook::PostArgs),
     /// Print a Codex hooks.json that runs `hook-post-tool-use`.
     HookTemplate(commands::hook::TemplateArgs),
+    /// Can background jobs run here: Codex and its version, a model provider, the MCP server
+    /// and plugin registered, the ledger readable. Exit 1 only when jobs cannot run.
+    Health(commands::health::Args),
+    /// Background Codex workers: start, status, output, capture, wait, kill, prioritize.
+    Job(commands::jobs::JobArgs),
+    /// Every job: state, elapsed, tokens, files, summary, exit code, pid, thread, queue position.
+    Jobs(commands::jobs::ListArgs),
     /// Bring messages the reference CLI left under inbox/<slot>/ into the
     /// ledger now (other commands do it on first use).
     ImportLegacyInbox(commands::legacy::Args),
@@ -202,6 +209,9 @@ pub fn main() -> ExitCode {
             commands::hook::post_tool_use(&Env::new(&top, &a.common), &a)
         }
         Command::HookTemplate(a) => commands::hook::template(&Env::new(&top, &a.common), &a),
+        Command::Health(a) => commands::health::run(&Env::new(&top, &a.common), &a),
+        Command::Job(a) => commands::jobs::run(&top, &a),
+        Command::Jobs(a) => commands::jobs::list(&Env::new(&top, &a.common), &a),
         Command::ImportLegacyInbox(a) => commands::legacy::run(&Env::new(&top, &a.common), &a),
         Command::Watch(a) => commands::wake::watch(&Env::new(&top, &a.common), &a),
         Command::Wake(a) => commands::wake::wake(&Env::new(&top, &a.common), &a),

@@ -19,6 +19,7 @@ use rmcp::{
 use serde_json::{Value, json};
 
 mod adapter;
+mod jobs_tools;
 pub mod schemas;
 
 pub use adapter::{AdapterRequest, PlannedWake};
@@ -82,7 +83,9 @@ lease on your claimed task), read_inbox, claim_next_task, work only in your work
 (update_task with a blocker if stuck). The coordinator: create_task, read its inbox for commit reports, \
 update_task to integrated, plan_wake to see who needs attention, requeue_expired_leases for dead workers, \
 and record_summary_pause when the summary pause is due. get_task tells one task's whole story; \
-list_tasks finds tasks. Every answer is JSON; errors name the rule that refused the call.";
+list_tasks finds tasks. Background Codex workers: dispatch_job (a self-contained prompt), list_jobs, \
+job_status, job_output, send_to_job (a follow-up on its thread), cancel_job; results arrive in the inbox as \
+job.completed / job.failed. Every answer is JSON; errors name the rule that refused the call.";
 
 /// The MCP server over one store.
 #[derive(Clone)]
@@ -465,6 +468,89 @@ impl CodenatorServer {
         self.run(meta, None, move |s, c| s.record_wake_attempt(c, &p))
             .await
     }
+
+    /// Coordinator-only: dispatch a background Codex worker with a self-contained prompt (it shares no context with you: give context, goal, constraints, expected output). Starts at once while fewer than the limit (6) run, else queues; the result arrives in your inbox as job.completed / job.failed, with job.progress notes while it runs.
+    #[tool(
+        output_schema = output_schema("dispatch_job"),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn dispatch_job(
+        &self,
+        Parameters(Args(p)): Parameters<Args<jobs::api::DispatchJob>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run(meta, None, move |s, c| jobs_tools::dispatch(s, c, &p))
+            .await
+    }
+
+    /// Every background job: state, elapsed time, tokens, files modified, summary, exit code, pid, thread, queue position. Dead workers are recorded failed first.
+    #[tool(
+        output_schema = output_schema("list_jobs"),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_jobs(
+        &self,
+        Parameters(Args(_p)): Parameters<Args<jobs::api::ListJobs>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run(meta, None, move |s, _| jobs_tools::list(s)).await
+    }
+
+    /// One background job's record (reconciled with its process first).
+    #[tool(
+        output_schema = output_schema("job_status"),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn job_status(
+        &self,
+        Parameters(Args(p)): Parameters<Args<jobs::api::JobRef>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run(meta, None, move |s, _| jobs_tools::status(s, &p))
+            .await
+    }
+
+    /// A background job's transcript (its messages, commands and file changes), whole or its last lines.
+    #[tool(
+        output_schema = output_schema("job_output"),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn job_output(
+        &self,
+        Parameters(Args(p)): Parameters<Args<jobs::api::JobOutput>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run(meta, None, move |s, _| jobs_tools::output(s, &p))
+            .await
+    }
+
+    /// Coordinator-only: a follow-up on a job's Codex thread. Recorded at once as a queued job that resumes the thread when the job has ended.
+    #[tool(
+        output_schema = output_schema("send_to_job"),
+        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn send_to_job(
+        &self,
+        Parameters(Args(p)): Parameters<Args<jobs::api::SendToJob>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run(meta, None, move |s, c| jobs_tools::send(s, c, &p))
+            .await
+    }
+
+    /// Coordinator-only: stop a background job (its whole process tree) or drop it from the queue.
+    #[tool(
+        output_schema = output_schema("cancel_job"),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn cancel_job(
+        &self,
+        Parameters(Args(p)): Parameters<Args<jobs::api::JobRef>>,
+        meta: RequestMetaObject,
+    ) -> Answer {
+        self.run(meta, None, move |s, c| jobs_tools::cancel(s, c, &p))
+            .await
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -488,6 +574,27 @@ pub fn init_logging() {
         .with_ansi(false)
         .with_env_filter(filter)
         .try_init();
+}
+
+/// `job supervise --root ROOT ID`: run one job's supervisor (the runner
+/// starts it detached; see `jobs::supervisor`).
+pub fn supervise_job(args: &[std::ffi::OsString]) -> anyhow::Result<()> {
+    let (root, id) = match args {
+        [flag, root, id] if flag == "--root" => (PathBuf::from(root), id.to_string_lossy()),
+        _ => anyhow::bail!("usage: job supervise --root ROOT JOB_ID"),
+    };
+    let store = host::root::Root::resolve(Some(&root))?.open_existing()?;
+    let exe = std::env::current_exe()?;
+    let launcher = jobs::Launcher {
+        exe,
+        args: vec!["job".into(), "supervise".into()],
+    };
+    jobs::supervisor::supervise(
+        &store,
+        launcher,
+        &ledger::model::JobId::parse("job_id", &id)?,
+    )?;
+    Ok(())
 }
 
 /// Serve MCP over stdin/stdout until the client closes stdin.

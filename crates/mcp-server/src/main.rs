@@ -21,6 +21,17 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     codenator_mcp::init_logging();
+    // The supervisor of a job this server dispatched (see `jobs_tools`).
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "job") && argv.get(2).is_some_and(|a| a == "supervise") {
+        return match codenator_mcp::supervise_job(&argv[3..]) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("codenator-mcp job supervise: {e:#}");
+                std::process::ExitCode::from(2)
+            }
+        };
+    }
     let args = Args::parse();
     let result = match codenator_mcp::Config::resolve(args.root, args.agent) {
         Ok(config) => codenator_mcp::serve_stdio(config).await,

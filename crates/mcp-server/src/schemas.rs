@@ -54,6 +54,12 @@ outputs! {
             requeue_expired_leases => api::RequeueExpiredResponse,
             record_summary_pause => api::RecordSummaryPauseResponse,
             record_wake_attempt => api::RecordWakeAttemptResponse,
+            dispatch_job => jobs::StartResponse,
+            list_jobs => jobs::JobList,
+            job_status => jobs::JobView,
+            job_output => jobs::api::JobOutputResponse,
+            send_to_job => jobs::api::SendToJobResponse,
+            cancel_job => jobs::api::CancelJobResponse,
 }
 
 /// The checked-in schemas (`schemas/output.json`: tool name to schema).

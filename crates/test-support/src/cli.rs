@@ -92,7 +92,12 @@ impl World {
 
     /// Run, require exit 0, return stdout.
     pub fn ok(&self, cwd: &Path, args: &[&str]) -> String {
-        let out = self.run(cwd, args);
+        World::stdout_of_success(args, self.run(cwd, args))
+    }
+
+    /// Require that `codenator args…` exited 0 (showing its output when
+    /// not), return its stdout.
+    pub fn stdout_of_success(args: &[&str], out: Output) -> String {
         assert!(
             out.status.success(),
             "codenator {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",

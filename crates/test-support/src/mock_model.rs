@@ -116,6 +116,18 @@ impl Step {
         Step::function_call(call_id, "exec_command", json!({ "cmd": cmd }))
     }
 
+    /// The model edits files through Codex's `apply_patch` (a custom tool
+    /// in Codex 0.169: the patch text is the call's `input`).
+    pub fn apply_patch(call_id: &str, patch: &str) -> Step {
+        Step::items(vec![json!({
+            "type": "custom_tool_call",
+            "id": format!("ctc_{call_id}"),
+            "call_id": call_id,
+            "name": "apply_patch",
+            "input": patch,
+        })])
+    }
+
     /// The model ends the turn with an assistant message.
     pub fn message(text: &str) -> Step {
         Step::items(vec![assistant_message(text)])
@@ -199,6 +211,10 @@ struct State {
     requests: Vec<Request>,
     /// Main requests that arrived after the script ran out.
     overruns: usize,
+    /// While closed, main requests wait before they are answered.
+    gate_closed: bool,
+    /// Main requests waiting at the closed gate.
+    waiting: usize,
     responses: usize,
 }
 
@@ -250,6 +266,22 @@ impl MockModel {
     pub fn push(&self, steps: Vec<Step>) {
         let mut st = self.state.lock().expect("mock state");
         st.steps.extend(steps);
+    }
+
+    /// Hold main requests (they wait, unanswered) until [`MockModel::open_gate`];
+    /// a test sees a model turn in progress for as long as it needs.
+    pub fn close_gate(&self) {
+        self.state.lock().expect("mock state").gate_closed = true;
+    }
+
+    /// Answer the held requests and every later one.
+    pub fn open_gate(&self) {
+        self.state.lock().expect("mock state").gate_closed = false;
+    }
+
+    /// Main requests waiting at the closed gate now.
+    pub fn waiting(&self) -> usize {
+        self.state.lock().expect("mock state").waiting
     }
 
     /// Steps not consumed yet.
@@ -416,6 +448,9 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     };
 
     if method == "POST" && path.ends_with("/responses") {
+        if req.is_main() {
+            hold_at_gate(&state).await;
+        }
         let (items, gate, response_id) = {
             let mut st = state.lock().expect("mock state");
             st.responses += 1;
@@ -508,6 +543,27 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     stream.flush().await?;
     let _ = stream.shutdown().await;
     Ok(())
+}
+
+/// Wait while the gate is closed (counted in `waiting`).
+async fn hold_at_gate(state: &Arc<Mutex<State>>) {
+    let mut counted = false;
+    loop {
+        {
+            let mut st = state.lock().expect("mock state");
+            if !st.gate_closed {
+                if counted {
+                    st.waiting -= 1;
+                }
+                return;
+            }
+            if !counted {
+                st.waiting += 1;
+                counted = true;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 fn event(out: &mut String, kind: &str, data: Value) {

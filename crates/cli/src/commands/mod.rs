@@ -32,10 +32,12 @@ use ledger::views::worktrees::SlotMatch;
 use ledger::{Caller, Ctx, SlotId, Store};
 use serde::Serialize;
 
+pub mod health;
 pub mod heartbeat;
 pub mod hook;
 pub mod inbox;
 pub mod init;
+pub mod jobs;
 pub mod legacy;
 pub mod recovery;
 pub mod register;

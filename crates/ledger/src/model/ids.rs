@@ -124,6 +124,32 @@ impl TaskId {
     }
 }
 
+/// A background job's id (`job_<16 hex>` when codenator makes it) that
+/// passed the id rule: the only thing a job's file names are built from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId(String);
+
+impl JobId {
+    pub fn parse(field: &str, value: &str) -> Result<JobId> {
+        check(field, value, MAX_ID_LEN)?;
+        Ok(JobId(value.to_string()))
+    }
+
+    /// A stored job id, when it is valid.
+    pub fn stored(value: &str) -> Option<JobId> {
+        JobId::parse("job_id", value).ok()
+    }
+
+    /// A new, random job id.
+    pub fn generate() -> JobId {
+        JobId(crate::model::message::new_id("job"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 macro_rules! id_traits {
     ($t:ty) => {
         impl std::fmt::Display for $t {
@@ -174,6 +200,7 @@ macro_rules! id_traits {
 }
 id_traits!(SlotId);
 id_traits!(TaskId);
+id_traits!(JobId);
 
 /// A milestone or lane id.
 pub fn short_id(field: &str, value: &str) -> Result<()> {

@@ -10,6 +10,7 @@
 pub mod board;
 pub mod cursor;
 pub mod ids;
+pub mod job;
 pub(crate) mod lenient;
 pub mod message;
 pub mod report;
@@ -20,7 +21,8 @@ pub mod watchdog;
 
 pub use board::{Board, Lane, Milestone};
 pub use cursor::Cursor;
-pub use ids::{SlotId, TaskId};
+pub use ids::{JobId, SlotId, TaskId};
+pub use job::{Job, JobLimits, JobState};
 pub use message::{Message, Payload};
 pub use report::{CommitReport, ReportSummary};
 pub use slot::{Heartbeat, Registry, SlotEntry};

@@ -89,61 +89,7 @@ fn read_in(txn: &WriteTxn, cmd: &ReadCmd) -> Result<ReadInboxResponse> {
 impl Store {
     /// `send_message`: append a message to the ledger as the caller.
     pub fn send_message(&self, ctx: &Ctx, req: &api::SendMessage) -> Result<SendMessageResponse> {
-        let to = SlotId::parse("to", &req.to)?;
-        let from = req
-            .from
-            .clone()
-            .unwrap_or_else(|| ctx.caller.slot().to_string());
-        if from != ctx.caller.slot().as_str() {
-            return Err(Error::forbidden(
-                "no_impersonation",
-                format!(
-                    "this session is slot {:?} and may not send as {from:?}",
-                    ctx.caller.slot().as_str()
-                ),
-            ));
-        }
-        let kind = req
-            .kind
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "message".into());
-        ids::short_id("type", &kind)?;
-        if RESERVED_TYPES.contains(&kind.as_str()) {
-            return Err(Error::forbidden(
-                "reserved_type",
-                format!(
-                    "messages of type {kind:?} are written only by their own tool (create_task, report_commit, record_summary_pause)"
-                ),
-            ));
-        }
-        let subject = text_opt("subject", &req.subject, MAX_TITLE_LEN)?;
-        ids::text("message", &req.message, MAX_TEXT_LEN)?;
-        if let Some(t) = &req.task_id {
-            ids::long_id("task_id", t)?;
-        }
-        let payload = req.payload.clone().unwrap_or_default();
-        ids::payload("payload", &payload)?;
-        let txn = self.write()?;
-        let registered = to.is_broadcast() || records::registry::load(&txn)?.is_registered(&to);
-        let message = append(
-            &txn,
-            Draft {
-                kind: &kind,
-                from: ctx.caller.slot(),
-                to: &to,
-                subject: &subject,
-                message: &req.message,
-                task_id: req.task_id.as_deref(),
-                payload,
-                cwd: "",
-            },
-        )?;
-        txn.commit()?;
-        Ok(SendMessageResponse {
-            message,
-            recipient_registered: registered,
-        })
+        self.transact(|txn| send_message_in(txn, ctx, req))
     }
 
     /// `read_inbox`: unread messages of a slot, oldest first, and (by
@@ -195,4 +141,66 @@ impl Store {
         txn.commit()?;
         Ok(ReadInboxClaimResponse { inbox, claimed })
     }
+}
+
+/// `send_message` inside a caller's write transaction (a job's callback is
+/// sent in the transaction that ends the job, so it is sent exactly once).
+pub fn send_message_in(
+    txn: &WriteTxn,
+    ctx: &Ctx,
+    req: &api::SendMessage,
+) -> Result<SendMessageResponse> {
+    let to = SlotId::parse("to", &req.to)?;
+    let from = req
+        .from
+        .clone()
+        .unwrap_or_else(|| ctx.caller.slot().to_string());
+    if from != ctx.caller.slot().as_str() {
+        return Err(Error::forbidden(
+            "no_impersonation",
+            format!(
+                "this session is slot {:?} and may not send as {from:?}",
+                ctx.caller.slot().as_str()
+            ),
+        ));
+    }
+    let kind = req
+        .kind
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "message".into());
+    ids::short_id("type", &kind)?;
+    if RESERVED_TYPES.contains(&kind.as_str()) {
+        return Err(Error::forbidden(
+            "reserved_type",
+            format!(
+                "messages of type {kind:?} are written only by their own tool (create_task, report_commit, record_summary_pause)"
+            ),
+        ));
+    }
+    let subject = text_opt("subject", &req.subject, MAX_TITLE_LEN)?;
+    ids::text("message", &req.message, MAX_TEXT_LEN)?;
+    if let Some(t) = &req.task_id {
+        ids::long_id("task_id", t)?;
+    }
+    let payload = req.payload.clone().unwrap_or_default();
+    ids::payload("payload", &payload)?;
+    let registered = to.is_broadcast() || records::registry::load(txn)?.is_registered(&to);
+    let message = append(
+        txn,
+        Draft {
+            kind: &kind,
+            from: ctx.caller.slot(),
+            to: &to,
+            subject: &subject,
+            message: &req.message,
+            task_id: req.task_id.as_deref(),
+            payload,
+            cwd: "",
+        },
+    )?;
+    Ok(SendMessageResponse {
+        message,
+        recipient_registered: registered,
+    })
 }

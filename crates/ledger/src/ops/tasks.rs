@@ -384,77 +384,7 @@ impl Store {
 
     /// `update_task`: change a task's status, commit, tests or blockers.
     pub fn update_task(&self, ctx: &Ctx, req: &api::UpdateTask) -> Result<UpdateTaskResponse> {
-        let task_id = TaskId::parse("task_id", &req.task_id)?;
-        let status = match req.status.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => Some(TaskStatus::parse("status", s)?),
-            None => None,
-        };
-        let commit = text_opt("commit", &req.commit, 200)?;
-        let blocker = text_opt("blocker", &req.blocker, MAX_TEXT_LEN)?;
-        let summary = text_opt(
-            "visible_progress_summary",
-            &req.visible_progress_summary,
-            MAX_TITLE_LEN,
-        )?;
-        if let Some(t) = &req.tests {
-            ids::list("tests", &t.0)?;
-        }
-        let txn = self.write()?;
-        let old = records::tasks::require(&txn, &task_id)?;
-        if !ctx.caller.is_coordinator() {
-            ctx.caller.require_self(&old.slot, "update tasks", false)?;
-            if let Some(s) = status.as_ref().filter(|s| !s.worker_may_set()) {
-                return Err(Error::forbidden(
-                    "coordinator_only",
-                    format!(
-                        "only the coordinator sets a task to {:?}; a worker may set active, blocked or reported",
-                        s.as_str()
-                    ),
-                ));
-            }
-        }
-        check_run(&old, req.run_id.as_deref())?;
-        let mut task = old.clone();
-        let now = time::now();
-        if !commit.is_empty() {
-            task.commit = Some(commit);
-        }
-        if let Some(t) = &req.tests {
-            task.tests = t.0.clone();
-        }
-        if !summary.is_empty() {
-            task.visible_progress_summary = summary;
-        }
-        let mut new_status = status;
-        if !blocker.is_empty() {
-            task.blockers.push(Blocker {
-                message: blocker,
-                recorded_at: Some(now.clone()),
-                ..Blocker::default()
-            });
-            new_status.get_or_insert(TaskStatus::Blocked);
-        }
-        if let Some(s) = new_status {
-            task.set_status(s, change(ctx.caller.slot(), &now, req.run_id.as_deref()));
-        }
-        if task.status.is_claimable() && !old.status.is_claimable() {
-            // Requeued (a dead run's task taken back): the old run's claim
-            // ends here.
-            end_claim(&mut task);
-        }
-        task.updated_at = Some(now);
-        let idx = work::load(&txn)?;
-        let mut ch = WorkChange::begin(&txn, (*idx).clone())?;
-        records::tasks::save(&txn, &task)?;
-        ch.apply(Some(&old), &task);
-        let idx = ch.commit()?;
-        txn.commit()?;
-        let current = idx.current(&task.slot);
-        Ok(UpdateTaskResponse {
-            slot_current_task_id: current.map(|r| r.task_id.clone()),
-            slot_current_task_status: current.map(|r| r.status.clone()),
-            task,
-        })
+        self.transact(|txn| update_task_in(txn, ctx, req))
     }
 
     /// `requeue_expired_leases` (coordinator only): put every active task
@@ -553,4 +483,82 @@ pub(crate) fn renew_leases(
     }
     ch.commit()?;
     Ok(due.len())
+}
+
+/// `update_task` inside a caller's write transaction (a job claims and
+/// reports its task in the transactions that start and end it).
+pub fn update_task_in(
+    txn: &WriteTxn,
+    ctx: &Ctx,
+    req: &api::UpdateTask,
+) -> Result<UpdateTaskResponse> {
+    let task_id = TaskId::parse("task_id", &req.task_id)?;
+    let status = match req.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(TaskStatus::parse("status", s)?),
+        None => None,
+    };
+    let commit = text_opt("commit", &req.commit, 200)?;
+    let blocker = text_opt("blocker", &req.blocker, MAX_TEXT_LEN)?;
+    let summary = text_opt(
+        "visible_progress_summary",
+        &req.visible_progress_summary,
+        MAX_TITLE_LEN,
+    )?;
+    if let Some(t) = &req.tests {
+        ids::list("tests", &t.0)?;
+    }
+    let old = records::tasks::require(txn, &task_id)?;
+    if !ctx.caller.is_coordinator() {
+        ctx.caller.require_self(&old.slot, "update tasks", false)?;
+        if let Some(s) = status.as_ref().filter(|s| !s.worker_may_set()) {
+            return Err(Error::forbidden(
+                "coordinator_only",
+                format!(
+                    "only the coordinator sets a task to {:?}; a worker may set active, blocked or reported",
+                    s.as_str()
+                ),
+            ));
+        }
+    }
+    check_run(&old, req.run_id.as_deref())?;
+    let mut task = old.clone();
+    let now = time::now();
+    if !commit.is_empty() {
+        task.commit = Some(commit);
+    }
+    if let Some(t) = &req.tests {
+        task.tests = t.0.clone();
+    }
+    if !summary.is_empty() {
+        task.visible_progress_summary = summary;
+    }
+    let mut new_status = status;
+    if !blocker.is_empty() {
+        task.blockers.push(Blocker {
+            message: blocker,
+            recorded_at: Some(now.clone()),
+            ..Blocker::default()
+        });
+        new_status.get_or_insert(TaskStatus::Blocked);
+    }
+    if let Some(s) = new_status {
+        task.set_status(s, change(ctx.caller.slot(), &now, req.run_id.as_deref()));
+    }
+    if task.status.is_claimable() && !old.status.is_claimable() {
+        // Requeued (a dead run's task taken back): the old run's claim
+        // ends here.
+        end_claim(&mut task);
+    }
+    task.updated_at = Some(now);
+    let idx = work::load(txn)?;
+    let mut ch = WorkChange::begin(txn, (*idx).clone())?;
+    records::tasks::save(txn, &task)?;
+    ch.apply(Some(&old), &task);
+    let idx = ch.commit()?;
+    let current = idx.current(&task.slot);
+    Ok(UpdateTaskResponse {
+        slot_current_task_id: current.map(|r| r.task_id.clone()),
+        slot_current_task_status: current.map(|r| r.status.clone()),
+        task,
+    })
 }

@@ -9,6 +9,7 @@
 pub mod board;
 pub mod cursors;
 pub mod heartbeats;
+pub mod jobs;
 pub mod registry;
 pub mod reports;
 pub mod tasks;

@@ -65,6 +65,9 @@ pub struct Line {
     pub puts: Vec<Put>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
+    /// Records the entry removes (store-relative paths), after its puts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<String>,
     /// An apply mark: the entry `applied` is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<String>,
@@ -99,6 +102,7 @@ pub(crate) struct Entry {
     pub at: u128,
     pub puts: Vec<(PathBuf, Vec<u8>)>,
     pub messages: Vec<Vec<u8>>,
+    pub deletes: Vec<PathBuf>,
 }
 
 fn now_ns() -> u128 {
@@ -115,7 +119,13 @@ impl Entry {
             at: now_ns(),
             puts,
             messages,
+            deletes: Vec::new(),
         }
+    }
+
+    /// Does it change anything?
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.messages.is_empty() && self.deletes.is_empty()
     }
 
     fn to_line(&self, layout: &Layout) -> Result<Vec<u8>> {
@@ -135,6 +145,11 @@ impl Entry {
                 .iter()
                 .map(|m| String::from_utf8_lossy(m).into_owned())
                 .collect(),
+            deletes: self
+                .deletes
+                .iter()
+                .map(|p| layout.relative(p).into_owned())
+                .collect(),
             ..Line::default()
         };
         fs::encode_json(&layout.journal(), &line, false)
@@ -147,11 +162,17 @@ impl Entry {
             .into_iter()
             .map(|p| Some((layout.record_path(&p.path)?, p.text.into_bytes())))
             .collect::<Option<Vec<_>>>()?;
+        let deletes = line
+            .deletes
+            .iter()
+            .map(|p| layout.record_path(p))
+            .collect::<Option<Vec<_>>>()?;
         Some(Entry {
             tx: line.tx?,
             at: line.at.unwrap_or(0),
             puts,
             messages: line.messages.into_iter().map(String::into_bytes).collect(),
+            deletes,
         })
     }
 }
@@ -323,23 +344,33 @@ pub(crate) enum Redo {
     Yes,
 }
 
-/// Apply an entry: ledger lines, then records. On a redo, a record whose
-/// file is newer than the entry is left alone and a message the ledger
-/// already holds is not appended again.
+/// Apply an entry: ledger lines, then records put, then records removed.
+/// On a redo, a record whose file is newer than the entry is left alone and
+/// a message the ledger already holds is not appended again.
 pub(crate) fn apply(txn: &WriteTxn, entry: &Entry, redo: Redo) -> Result<()> {
     crate::index::inbox::append_lines(txn, &entry.messages, redo == Redo::Yes)?;
     txn.fault(FaultPoint::AfterMessages);
     for (path, bytes) in &entry.puts {
-        put(path, bytes, entry.at, redo)?;
+        record(path, Some(bytes), entry.at, redo)?;
+    }
+    for path in &entry.deletes {
+        record(path, None, entry.at, redo)?;
     }
     Ok(())
 }
 
-/// Put one record of an entry written at `at`.
-fn put(path: &Path, bytes: &[u8], at: u128, redo: Redo) -> Result<()> {
+/// Put (`Some`) or remove (`None`) one record of an entry written at `at`.
+/// On a redo, a record written again after the entry stays as it is.
+fn record(path: &Path, bytes: Option<&[u8]>, at: u128, redo: Redo) -> Result<()> {
     if redo == Redo::Yes && fs::mtime_ns(path) > at {
         return Ok(());
     }
+    let Some(bytes) = bytes else {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at(path),
+            _ => Ok(()),
+        };
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).at(dir)?;
     }
@@ -348,7 +379,7 @@ fn put(path: &Path, bytes: &[u8], at: u128, redo: Redo) -> Result<()> {
 
 /// Redo a run of entries after a power loss: every ledger line in order
 /// (those the ledger holds are skipped by seq), and each record once, as
-/// the last entry that names it left it. Redoing the entries one by one
+/// the last entry that names it left it (put or removed). Redoing the entries one by one
 /// would be wrong: the first redo of a record makes its file newer than
 /// every later entry, whose version of it would then be skipped.
 fn replay(txn: &WriteTxn, entries: &[Entry]) -> Result<()> {
@@ -357,14 +388,18 @@ fn replay(txn: &WriteTxn, entries: &[Entry]) -> Result<()> {
         .flat_map(|e| e.messages.iter().cloned())
         .collect();
     crate::index::inbox::append_lines(txn, &messages, true)?;
-    let mut last: std::collections::BTreeMap<&Path, (&[u8], u128)> = Default::default();
+    // Per record, what the last entry naming it did (put or remove).
+    let mut last: std::collections::BTreeMap<&Path, (Option<&[u8]>, u128)> = Default::default();
     for e in entries {
         for (path, bytes) in &e.puts {
-            last.insert(path, (bytes, e.at));
+            last.insert(path, (Some(bytes), e.at));
+        }
+        for path in &e.deletes {
+            last.insert(path, (None, e.at));
         }
     }
     for (path, (bytes, at)) in last {
-        put(path, bytes, at, Redo::Yes)?;
+        record(path, bytes, at, Redo::Yes)?;
     }
     Ok(())
 }
@@ -386,8 +421,8 @@ pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
     let files: Vec<PathBuf> = read_lines(layout)?
         .lines
         .into_iter()
-        .flat_map(|l| l.puts)
-        .filter_map(|p| layout.record_path(&p.path))
+        .flat_map(|l| l.puts.into_iter().map(|p| p.path).chain(l.deletes))
+        .filter_map(|p| layout.record_path(&p))
         .chain([layout.ledger()])
         .collect();
     fs::sync_everything(layout.dir(), &files)?;

@@ -15,6 +15,10 @@
 //!   reports/*.json           commit reports (primary)
 //!   wake/*.json              wake attempts (primary)
 //!   watchdog/coordinator.json  the watchdog's snooze memory
+//!   jobs/<job_id>.json       background Codex jobs (primary)
+//!   jobs/<job_id>.log        a job's transcript, appended by its supervisor
+//!   jobs/<job_id>.stderr     Codex's and the supervisor's stderr
+//!   jobs/limits.json         the worker limit
 //!   legacy/inbox-import.json what the v1 inbox import accounted for
 //!   inbox/, archive/         the reference CLI's v1 message files
 //!   journal.jsonl            write-ahead journal: each write call's effects, fsynced once
@@ -24,7 +28,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::{SlotId, TaskId};
+use crate::model::{JobId, SlotId, TaskId};
 
 /// Name of the store directory under the root (kept from the legacy name).
 pub const STORE_DIR: &str = ".auralis-codextrator";
@@ -84,6 +88,7 @@ impl Layout {
             self.dir.join("legacy"),
             self.index_dir(),
             self.dir.join("messages"),
+            self.jobs_dir(),
         ]
     }
 
@@ -182,6 +187,30 @@ impl Layout {
 
     pub fn watchdog_state(&self) -> PathBuf {
         self.dir.join("watchdog/coordinator.json")
+    }
+
+    pub fn jobs_dir(&self) -> PathBuf {
+        self.dir.join("jobs")
+    }
+
+    /// A job record.
+    pub fn job(&self, id: &JobId) -> PathBuf {
+        self.jobs_dir().join(format!("{id}.json"))
+    }
+
+    /// A job's transcript (one line per event worth reading).
+    pub fn job_log(&self, id: &JobId) -> PathBuf {
+        self.jobs_dir().join(format!("{id}.log"))
+    }
+
+    /// The stderr of a job's supervisor and of the Codex it runs.
+    pub fn job_stderr(&self, id: &JobId) -> PathBuf {
+        self.jobs_dir().join(format!("{id}.stderr"))
+    }
+
+    /// The worker limit and other job settings.
+    pub fn job_limits(&self) -> PathBuf {
+        self.jobs_dir().join("limits.json")
     }
 
     pub fn legacy_dir(&self) -> PathBuf {

@@ -40,11 +40,16 @@ pub(crate) struct Staged {
     pub work: Option<WorkIndex>,
     /// Task and report changes for the work index's log, in order.
     pub work_log: Vec<crate::index::work::LogLine>,
+    /// Records to remove (a later put of a path takes it back).
+    pub deletes: Vec<PathBuf>,
 }
 
 impl Staged {
     fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.messages.is_empty() && self.work.is_none()
+        self.puts.is_empty()
+            && self.messages.is_empty()
+            && self.work.is_none()
+            && self.deletes.is_empty()
     }
 }
 
@@ -90,10 +95,14 @@ impl<'s> ReadTxn<'s> {
     /// The bytes of a record: what this transaction staged for it, else the
     /// file's. `Ok(None)` when it does not exist.
     pub fn read_bytes(&self, path: &Path) -> Result<Option<Vec<u8>>> {
-        if let Some(s) = &self.staged
-            && let Some((_, b)) = s.borrow().puts.iter().rev().find(|(p, _)| p == path)
-        {
-            return Ok(Some(b.clone()));
+        if let Some(s) = &self.staged {
+            let s = s.borrow();
+            if s.deletes.iter().any(|p| p == path) {
+                return Ok(None);
+            }
+            if let Some((_, b)) = s.puts.iter().rev().find(|(p, _)| p == path) {
+                return Ok(Some(b.clone()));
+            }
         }
         fs::read_bytes(path)
     }
@@ -108,10 +117,30 @@ impl<'s> ReadTxn<'s> {
 
     /// Does the record exist (staged, or on disk)?
     pub fn exists(&self, path: &Path) -> bool {
-        self.staged
-            .as_ref()
-            .is_some_and(|s| s.borrow().puts.iter().any(|(p, _)| p == path))
-            || path.exists()
+        if let Some(s) = &self.staged {
+            let s = s.borrow();
+            if s.deletes.iter().any(|p| p == path) {
+                return false;
+            }
+            if s.puts.iter().any(|(p, _)| p == path) {
+                return true;
+            }
+        }
+        path.exists()
+    }
+
+    /// File names this transaction staged directly under `dir` (a listing
+    /// of a directory must add them to what is on disk).
+    pub fn staged_names_in(&self, dir: &Path) -> Vec<String> {
+        let Some(s) = &self.staged else {
+            return Vec::new();
+        };
+        s.borrow()
+            .puts
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .filter_map(|(p, _)| p.file_name()?.to_str().map(str::to_owned))
+            .collect()
     }
 
     /// The work index this transaction staged, if it changed it.
@@ -143,8 +172,20 @@ impl<'s> WriteTxn<'s> {
     /// Stage a JSON record (pretty-printed, the reference's format).
     pub fn put_json<T: Serialize + ?Sized>(&self, path: &Path, value: &T) -> Result<()> {
         let bytes = fs::encode_json(path, value, true)?;
-        self.staged().puts.push((path.to_path_buf(), bytes));
+        let mut s = self.staged();
+        s.deletes.retain(|p| p != path);
+        s.puts.push((path.to_path_buf(), bytes));
         Ok(())
+    }
+
+    /// Stage the removal of a record (journaled like a put; a record that
+    /// does not exist is no error).
+    pub fn delete(&self, path: &Path) {
+        let mut s = self.staged();
+        s.puts.retain(|(p, _)| p != path);
+        if !s.deletes.iter().any(|p| p == path) {
+            s.deletes.push(path.to_path_buf());
+        }
     }
 
     /// Stage a message; it gets the next seq after `ledger_max` (the
@@ -196,8 +237,9 @@ impl<'s> WriteTxn<'s> {
             puts.retain(|(q, _)| *q != p);
             puts.push((p, b));
         }
-        let entry = Entry::new(puts, messages);
-        if !entry.puts.is_empty() || !entry.messages.is_empty() {
+        let mut entry = Entry::new(puts, messages);
+        entry.deletes = staged.deletes;
+        if !entry.is_empty() {
             journal::append_entry(self, &entry)?;
             self.fault(FaultPoint::AfterJournal);
             journal::apply(self, &entry, Redo::No)?;
@@ -205,7 +247,7 @@ impl<'s> WriteTxn<'s> {
         if let Some(idx) = staged.work {
             crate::index::work::apply_staged(self, idx, staged.work_log)?;
         }
-        if !entry.puts.is_empty() || !entry.messages.is_empty() {
+        if !entry.is_empty() {
             self.fault(FaultPoint::BeforeMark);
             journal::mark_applied(self, &entry.tx)?;
             journal::maybe_checkpoint(self)?;
