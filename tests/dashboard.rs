@@ -327,6 +327,76 @@ async fn seed_without_board(root: &Path) -> anyhow::Result<Client> {
     Ok(co)
 }
 
+/// What the fake Codex of [`seed_jobs`] prints on stdout (`codex exec
+/// --json` events) and its exit code.
+const CODEX_DONE: &str = r#"{"type":"thread.started","thread_id":"th-done"}
+{"type":"item.completed","item":{"id":"i0","type":"file_change","changes":[{"path":"/srv/work/src/alpha.rs","kind":"add"},{"path":"/srv/work/README.md","kind":"update"}],"status":"completed"}}
+{"type":"item.completed","item":{"id":"i1","type":"agent_message","text":"Added alpha.rs and updated the README."}}
+{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34}}"#;
+const CODEX_FAIL: &str = r#"{"type":"thread.started","thread_id":"th-fail"}
+{"type":"item.completed","item":{"id":"i0","type":"command_execution","command":"cargo test --workspace","exit_code":101}}
+{"type":"turn.failed","error":{"message":"the model stream broke"}}"#;
+
+/// Two background jobs, dispatched by the real `codenator job start` and
+/// recorded by its real detached supervisor, with a fake Codex (a shell
+/// script printing Codex's JSON events): one completed with two files and
+/// its tokens, one failed. Returns their ids (completed, failed) and the
+/// directory holding the scripts (keep it alive). Waits until both
+/// supervisors have exited, so nothing writes under the root afterwards.
+fn seed_jobs(root: &Path) -> anyhow::Result<(String, String, test_support::TempDir)> {
+    use std::os::unix::fs::PermissionsExt;
+    let work = test_support::temp_dir("codenator-jobs-");
+    let mut ids = Vec::new();
+    for (name, events, code, prompt) in [
+        ("done", CODEX_DONE, 0, "Add alpha.rs and document it"),
+        ("fail", CODEX_FAIL, 1, "Fix the flaky store test"),
+    ] {
+        let script = work.path().join(format!("codex-{name}"));
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\ncat <<'EOF'\n{events}\nEOF\nexit {code}\n"),
+        )?;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+        let out = cli_command()
+            .current_dir(work.path())
+            .env("AURALIS_CODENATOR_ROOT", root)
+            .args(["job", "start", prompt, "--json", "--codex"])
+            .arg(&script)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "job start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout)?;
+        let id = v["job"]["id"].as_str().expect("job id").to_string();
+        ids.push(id);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for id in &ids {
+        let record = store_dir(root).join(format!("jobs/{id}.json"));
+        loop {
+            let job: Value = serde_json::from_slice(&std::fs::read(&record)?)?;
+            let ended = matches!(job["state"].as_str(), Some("completed" | "failed"));
+            let alive = job["pid"].as_u64().is_some_and(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+                    st.rsplit(')')
+                        .next()
+                        .is_some_and(|r| !r.trim_start().starts_with('Z'))
+                })
+            });
+            if ended && !alive {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "job {id} did not end: {job}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let failed = ids.pop().expect("two jobs");
+    let done = ids.pop().expect("two jobs");
+    Ok((done, failed, work))
+}
+
 /// A session of requests a curious or hostile client might make; checks
 /// each answer. `task_id` names a task that exists.
 fn exercise(admin: &Admin, task_id: &str) -> anyhow::Result<Value> {
@@ -362,11 +432,8 @@ fn exercise(admin: &Admin, task_id: &str) -> anyhow::Result<Value> {
     assert!(s["board"]["tasks"].is_array());
     assert!(s["board"]["milestones"].is_array());
     assert!(s["wake_plan"]["actions"].is_array());
-    assert_eq!(
-        s["jobs"],
-        json!({"available": false, "jobs": []}),
-        "no job data is made up"
-    );
+    assert_eq!(s["jobs"]["available"], true, "{}", s["jobs"]);
+    assert!(s["jobs"]["jobs"].is_array());
 
     let page = admin.get("/")?;
     assert_eq!(page.status, 200);
@@ -503,6 +570,7 @@ async fn the_api_answers_and_writes_nothing_on_a_ledger_with_a_board() -> anyhow
     let root = temp_root();
     let co = seed_team(root.path()).await?;
     co.cancel().await?;
+    let (done, failed, _work) = seed_jobs(root.path())?;
     assert!(
         store_dir(root.path())
             .join("board/focus-board.json")
@@ -518,6 +586,53 @@ async fn the_api_answers_and_writes_nothing_on_a_ledger_with_a_board() -> anyhow
         admin.url
     );
     let s = exercise(&admin, "t-store")?;
+
+    // The jobs, newest first, as their records say.
+    let jobs = s["jobs"]["jobs"].as_array().expect("jobs");
+    let ids: Vec<&str> = jobs.iter().filter_map(|j| j["job_id"].as_str()).collect();
+    assert_eq!(ids, [failed.as_str(), done.as_str()], "{jobs:?}");
+    let (f, d) = (&jobs[0], &jobs[1]);
+    assert_eq!(d["state"], "completed", "{d}");
+    assert_eq!(d["slot"], "coordinator");
+    assert_eq!(d["title"], "Add alpha.rs and document it");
+    assert_eq!(d["summary"], "Added alpha.rs and updated the README.");
+    assert_eq!(d["exit_code"], 0);
+    assert_eq!(
+        d["tokens"],
+        json!({"input": 1200, "cached_input": 200, "output": 34, "reasoning_output": 0, "total": 1234})
+    );
+    assert_eq!(
+        d["files"],
+        json!([{"path": "/srv/work/src/alpha.rs", "kind": "add"},
+               {"path": "/srv/work/README.md", "kind": "update"}])
+    );
+    assert!(
+        d["started_at"].is_string() && d["ended_at"].is_string(),
+        "{d}"
+    );
+    assert!(
+        d["progress"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| n.contains("alpha.rs")))),
+        "{d}"
+    );
+    assert_eq!(f["state"], "failed", "{f}");
+    assert_eq!(f["title"], "Fix the flaky store test");
+    assert_eq!(f["exit_code"], 1);
+    assert_eq!(f["tokens"], Value::Null);
+    assert_eq!(f["files"], json!([]));
+    assert!(
+        f["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("the model stream broke")),
+        "{f}"
+    );
+    assert!(
+        f["progress"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| n.contains("cargo test")))),
+        "{f}"
+    );
 
     let slots: Vec<&str> = s["status"]["slots"]
         .as_array()
@@ -565,10 +680,21 @@ async fn the_api_answers_and_writes_nothing_on_a_ledger_with_a_board() -> anyhow
     );
     assert_eq!(s["wake_attempts"].as_array().map(Vec::len), Some(2));
     assert_eq!(s["wake_attempts"][0]["status"], "completed", "newest first");
-    assert_eq!(
-        s["messages"][0]["subject"], "Next: the markup title",
-        "newest first"
+    // The jobs' callbacks and progress notes came last; before them, the team's.
+    let team: Vec<&Value> = s["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| !m["type"].as_str().is_some_and(|t| t.starts_with("job.")))
+        .collect();
+    assert!(
+        s["messages"][0]["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("job.")),
+        "{}",
+        s["messages"][0]
     );
+    assert_eq!(team[0]["subject"], "Next: the markup title", "newest first");
     let expired = s["status"]["slots"]
         .as_array()
         .into_iter()
@@ -808,6 +934,7 @@ fn wait_pool(b: &mut Browser, ids: &str) -> anyhow::Result<()> {
 async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Result<()> {
     let root = temp_root();
     let co = seed_team(root.path()).await?;
+    let (done, failed, _work) = seed_jobs(root.path())?;
     let admin = Admin::start(root.path())?;
     let mut b = Browser::launch()?;
     b.navigate(&admin.url)?;
@@ -872,6 +999,7 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
         "session-04: lease expired",
         "Blocked: Import the legacy inbox files",
         "Wake of session-03 failed",
+        &format!("Job {failed} failed"),
     ] {
         assert!(
             attention.contains(what),
@@ -921,7 +1049,34 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
     );
     assert!(section(&mut b, "messages")?.contains("t-page ready for review"));
     assert!(section(&mut b, "wake-attempts")?.contains("thread not found"));
-    assert!(section(&mut b, "jobs")?.contains("No background jobs"));
+    // Jobs: the failed one stands out, the completed one shows its files.
+    let job = |b: &mut Browser, id: &str, what: &str| {
+        text(
+            b,
+            &format!("document.querySelector('#jobs li[data-job=\"{id}\"]').{what}"),
+        )
+    };
+    assert_eq!(job(&mut b, &failed, "className")?, "bad");
+    let failed_text = job(&mut b, &failed, "textContent")?;
+    assert!(
+        failed_text.contains("failed")
+            && failed_text.contains("Fix the flaky store test")
+            && failed_text.contains("the model stream broke"),
+        "{failed_text}"
+    );
+    assert_eq!(job(&mut b, &done, "className")?, "");
+    let done_text = job(&mut b, &done, "textContent")?;
+    for what in [
+        "completed",
+        "Add alpha.rs and document it",
+        "1234 tokens",
+        "2 files",
+        "alpha.rs",
+        "README.md",
+        "Added alpha.rs and updated the README.",
+    ] {
+        assert!(done_text.contains(what), "{what:?} in {done_text}");
+    }
 
     // The pool: open tasks first; a title holding markup is text.
     wait_pool(&mut b, "t-guide,t-index,t-markup,t-page,t-stuck")?;

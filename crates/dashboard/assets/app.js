@@ -219,7 +219,7 @@
       }
     }
     for (const j of s.jobs.jobs || []) {
-      if (j.state === "failed") items.push({ tone: "bad", title: `Job ${j.job_id} failed`, detail: [j.slot, " · ", when(j.updated_at)], task: j.task_id });
+      if (j.state === "failed") items.push({ tone: "bad", title: `Job ${j.job_id} failed`, detail: [j.title || j.slot, j.reason ? ` · ${j.reason}` : "", " · ", when(j.updated_at)], task: j.task_id });
     }
     const pause = s.board.progress.summary_pause;
     if (pause.due) items.push({ tone: "warn", title: "Summary pause due", detail: [pause.reason || "stop, summarize, record the pause"] });
@@ -360,13 +360,22 @@
       m.excerpt ? h("div", { class: "excerpt" }, m.excerpt + (m.truncated ? "…" : "")) : null,
       m.task_id ? h("div", { class: "sub" }, "task ", taskLink(m.task_id)) : null));
 
-  const JOB_TONE = { running: "info", completed: "ok", failed: "bad", queued: "idle" };
+  const JOB_TONE = { running: "info", completed: "ok", failed: "bad", killed: "warn", queued: "idle" };
+  const fileName = (p) => String(p).split("/").pop();
   const renderJobs = (s) => listSection("jobs", s.jobs.jobs || [], "No background jobs.", "feed", (j) =>
-    h("li", { class: j.state === "failed" ? "bad" : "" },
-      h("div", { class: "feed-head" }, badge(j.state, JOB_TONE[j.state] || "idle"), h("span", { class: "feed-title" }, j.job_id), j.task_id ? taskLink(j.task_id) : null),
-      h("div", { class: "sub" }, j.slot, j.tokens !== null && j.tokens !== undefined ? ` · ${j.tokens} tokens` : null,
-        j.files.length ? ` · ${j.files.length} files` : null, " · ", when(j.updated_at || j.started_at)),
-      j.progress.length ? h("div", { class: "excerpt" }, j.progress[j.progress.length - 1]) : null));
+    h("li", { class: j.state === "failed" ? "bad" : "", data: { job: j.job_id, state: j.state } },
+      h("div", { class: "feed-head" }, badge(j.state, JOB_TONE[j.state] || "idle"),
+        h("span", { class: "feed-title", title: j.job_id }, j.title || j.job_id),
+        j.task_id ? taskLink(j.task_id) : null),
+      h("div", { class: "sub" }, mono(j.job_id), " · ", j.slot,
+        j.tokens ? h("span", { class: "job-tokens", title: `${j.tokens.input} input (${j.tokens.cached_input} cached), ${j.tokens.output} output` }, ` · ${j.tokens.total} tokens`) : null,
+        j.exit_code !== null && j.exit_code !== undefined ? ` · exit ${j.exit_code}` : null,
+        " · ", j.ended_at ? ["ended ", when(j.ended_at)] : j.started_at ? ["started ", when(j.started_at)] : ["queued ", when(j.created_at)]),
+      j.files.length ? h("div", { class: "sub job-files" }, `${j.files.length} file${j.files.length === 1 ? "" : "s"}: `,
+        j.files.map((f, i) => [i ? ", " : "", h("span", { class: "mono", title: `${f.kind} ${f.path}` }, fileName(f.path))])) : null,
+      j.reason ? h("div", { class: "sub bad-text job-reason" }, j.reason) : null,
+      j.summary ? h("div", { class: "excerpt" }, j.summary) : null,
+      j.progress.length ? h("ul", { class: "job-notes" }, j.progress.map((n) => h("li", { class: "sub" }, n))) : null));
 
   function render(s) {
     const attention = attentionItems(s);

@@ -5,7 +5,8 @@
 use ledger::api::{
     self, FocusBoard, GetTaskResponse, ListTasksResponse, StatusResponse, StrList, WakePlan,
 };
-use ledger::model::WakeAttempt;
+use ledger::model::job::FileChange;
+use ledger::model::{Job, JobState, WakeAttempt};
 use ledger::views::Snapshot as LedgerSnapshot;
 use ledger::views::recent::MessageBrief;
 use ledger::{Caller, Ctx, Store};
@@ -25,6 +26,11 @@ const STATUS_TASKS: u32 = 50;
 const POOL_TASKS: u32 = 120;
 /// Messages shown with a task's record.
 const TASK_MESSAGES: u32 = 50;
+/// Jobs in the snapshot (newest first), the progress notes shown per job,
+/// and the characters of the prompt a job's title keeps.
+const JOBS: usize = 50;
+const JOB_NOTES: usize = 5;
+const JOB_TITLE_CHARS: usize = 120;
 
 /// `/api/snapshot` and each live event: the reference dashboard's shape
 /// (`generated_at`, `status`, `board`, `wake_plan`) plus what it left out.
@@ -64,12 +70,15 @@ pub struct Inbox {
     pub headlines: Vec<String>,
 }
 
-/// Background jobs. The ledger has no jobs yet (another issue adds them):
-/// `available` is false and `jobs` empty until it does; then the rows come
-/// from the ledger's jobs view and the page already knows how to show them.
+/// Background jobs: every `jobs/<id>.json` record, read as it is stored
+/// (the ledger's typed read, no lock taken for writing). A worker that died
+/// without its record saying so still shows its recorded state: only
+/// `codenator jobs` reconciles, and it writes, so the dashboard does not.
 #[derive(Debug, Serialize)]
 pub struct Jobs {
+    /// True since the ledger has jobs (kept for the page's shape).
     pub available: bool,
+    /// Newest first.
     pub jobs: Vec<JobRow>,
 }
 
@@ -78,15 +87,87 @@ pub struct Jobs {
 #[derive(Debug, Serialize)]
 pub struct JobRow {
     pub job_id: String,
+    /// The slot that dispatched it.
     pub slot: String,
     pub task_id: Option<String>,
-    /// queued, running, completed, failed, ...
-    pub state: String,
+    /// queued, running, completed, failed or killed.
+    pub state: JobState,
+    /// The prompt's first line, shortened.
+    pub title: String,
+    /// The final message, as the record keeps it (at most 500 characters).
+    pub summary: String,
+    pub thread_name: Option<String>,
+    pub created_at: String,
     pub started_at: Option<String>,
-    pub updated_at: Option<String>,
-    pub tokens: Option<u64>,
-    pub files: Vec<String>,
+    pub ended_at: Option<String>,
+    /// The newest of created, started and ended.
+    pub updated_at: String,
+    pub tokens: Option<JobTokens>,
+    pub files: Vec<FileChange>,
+    /// The newest progress notes, newest last.
     pub progress: Vec<String>,
+    pub exit_code: Option<i32>,
+    /// Why it failed or was killed.
+    pub reason: Option<String>,
+}
+
+/// A job's token counts, with their sum.
+#[derive(Debug, Serialize)]
+pub struct JobTokens {
+    pub input: u64,
+    pub cached_input: u64,
+    pub output: u64,
+    pub reasoning_output: u64,
+    /// Input plus output (cached input is part of input).
+    pub total: u64,
+}
+
+impl JobRow {
+    fn of(job: Job) -> JobRow {
+        let title = {
+            let first = job
+                .prompt
+                .lines()
+                .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .unwrap_or("");
+            let mut t: String = first.trim().chars().take(JOB_TITLE_CHARS).collect();
+            if t.len() < first.trim().len() {
+                t.push('…');
+            }
+            t
+        };
+        let updated_at = job
+            .ended_at
+            .clone()
+            .or_else(|| job.started_at.clone())
+            .unwrap_or_else(|| job.created_at.clone());
+        let n = job.progress.len();
+        let progress = job.progress[n.saturating_sub(JOB_NOTES)..].to_vec();
+        JobRow {
+            job_id: job.id,
+            slot: job.coordinator,
+            task_id: job.spec.task_id,
+            state: job.state,
+            title,
+            summary: job.summary,
+            thread_name: job.thread_name,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            ended_at: job.ended_at,
+            updated_at,
+            tokens: job.tokens.map(|t| JobTokens {
+                total: t.input + t.output,
+                input: t.input,
+                cached_input: t.cached_input,
+                output: t.output,
+                reasoning_output: t.reasoning_output,
+            }),
+            files: job.files_modified,
+            progress,
+            exit_code: job.exit_code,
+            reason: job.reason,
+        }
+    }
 }
 
 /// `/api/health`: the reference's shape, plus the store and the mode.
@@ -180,7 +261,19 @@ impl Snapshot {
                 .collect::<ledger::Result<Vec<_>>>()?
         };
         let messages = store.recent_messages(RECENT_MESSAGES)?;
-        let wake_attempts = ledger::records::wake::newest(&store.read()?, WAKE_ATTEMPTS);
+        let (wake_attempts, jobs) = {
+            let txn = store.read()?;
+            let mut jobs = ledger::records::jobs::load_all(&txn);
+            jobs.reverse();
+            jobs.truncate(JOBS);
+            (
+                ledger::records::wake::newest(&txn, WAKE_ATTEMPTS),
+                Jobs {
+                    available: true,
+                    jobs: jobs.into_iter().map(JobRow::of).collect(),
+                },
+            )
+        };
         Ok(Snapshot {
             generated_at: ledger::time::now(),
             store: StoreInfo {
@@ -193,10 +286,7 @@ impl Snapshot {
             inboxes,
             messages,
             wake_attempts,
-            jobs: Jobs {
-                available: false,
-                jobs: vec![],
-            },
+            jobs,
         })
     }
 }

@@ -10,10 +10,11 @@
 //!   (`journal.jsonl`) and, once applied, an apply mark: its length grows
 //!   (a checkpoint empties it, which changes its length and mtime too);
 //! - whole-file records (`registry.json`, the board, cursors, heartbeats,
-//!   tasks, reports, wake attempts, `index/work.json`) are replaced by a temp
-//!   file renamed into place: the file gets a new inode (the temp file was
-//!   created while the old one still existed, so the number always differs
-//!   from the one it replaces) and its directory a new mtime;
+//!   tasks, reports, wake attempts, background jobs, `index/work.json`) are
+//!   replaced by a temp file renamed into place: the file gets a new inode
+//!   (the temp file was created while the old one still existed, so the
+//!   number always differs from the one it replaces) and its directory a
+//!   new mtime;
 //! - messages are appended to `messages/ledger.jsonl`, and the work index's
 //!   changes to `index/work.log`: their length grows.
 //!
@@ -71,7 +72,7 @@ impl Store {
     pub fn stamp(&self) -> Stamp {
         let layout = self.layout();
         let dir = layout.dir();
-        let paths: [PathBuf; 15] = [
+        let paths: [PathBuf; 16] = [
             layout.journal(),
             layout.ledger(),
             layout.work_log(),
@@ -87,6 +88,7 @@ impl Store {
             dir.join("heartbeat"),
             dir.join("board"),
             layout.index_dir(),
+            layout.jobs_dir(),
         ];
         let now = SystemTime::now();
         let mut newest = i128::MIN;
