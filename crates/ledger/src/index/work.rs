@@ -591,11 +591,15 @@ fn cache() -> &'static Cache {
 }
 
 fn remember(layout: &Layout, idx: &WorkIndex, log_len: u64) {
+    remember_shared(layout, &Arc::new(idx.clone()), log_len);
+}
+
+fn remember_shared(layout: &Layout, idx: &Arc<WorkIndex>, log_len: u64) {
     if let Ok(mut c) = cache().lock() {
         c.insert(
             layout.dir().to_path_buf(),
             Cached {
-                idx: Arc::new(idx.clone()),
+                idx: Arc::clone(idx),
                 log_len,
             },
         );
@@ -618,6 +622,52 @@ fn file_generation(bytes: &[u8]) -> Option<u64> {
         .ok()
 }
 
+/// What a reader takes of the work log: the generation its header names
+/// and its bytes from `start` on.
+struct LogTail {
+    base: Option<u64>,
+    start: usize,
+    bytes: Vec<u8>,
+}
+
+/// Read the work log's header and the bytes from `from` on (all of it
+/// when `from` is not past the header or beyond the end): a reader that
+/// applied the log up to `from` reads only what was appended since, so a
+/// read does not cost the length of the log.
+fn read_log(path: &std::path::Path, from: Option<u64>) -> LogTail {
+    use std::io::{Seek, SeekFrom};
+    let empty = LogTail {
+        base: None,
+        start: 0,
+        bytes: Vec::new(),
+    };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return empty;
+    };
+    let mut head = [0u8; 128];
+    let Ok(n) = f.read(&mut head) else {
+        return empty;
+    };
+    let header_end = head[..n].iter().position(|b| *b == b'\n').map(|i| i + 1);
+    let base = header_end
+        .and_then(|e| serde_json::from_slice::<LogHeader>(&head[..e - 1]).ok())
+        .map(|h| h.base);
+    let len = f.metadata().map_or(0, |m| m.len());
+    let start = match (from, header_end) {
+        (Some(off), Some(e)) if off >= e as u64 && off <= len => off,
+        _ => 0,
+    };
+    let mut bytes = Vec::new();
+    if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut bytes).is_err() {
+        return empty;
+    }
+    LogTail {
+        base,
+        start: start as usize,
+        bytes,
+    }
+}
+
 /// The snapshot plus the log: from the cache when the snapshot's
 /// generation matches, applying only the log lines it has not seen.
 fn read_cached(layout: &Layout) -> Option<Arc<WorkIndex>> {
@@ -626,52 +676,66 @@ fn read_cached(layout: &Layout) -> Option<Arc<WorkIndex>> {
     let mut head = [0u8; 80];
     let n = f.read(&mut head).ok()?;
     let generation = file_generation(&head[..n])?;
-    let log = sfs::read_bytes(&layout.work_log())
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let follows = log
-        .iter()
-        .position(|b| *b == b'\n')
-        .and_then(|nl| serde_json::from_slice::<LogHeader>(&log[..nl]).ok())
-        .is_some_and(|h| h.base == generation);
-    let (base, from) = {
+    let cached = {
         let c = cache().lock().ok()?;
-        match c.get(layout.dir()) {
-            Some(c)
-                if c.idx.generation == generation && follows && c.log_len as usize <= log.len() =>
-            {
-                (Arc::clone(&c.idx), c.log_len as usize)
+        c.get(layout.dir())
+            .filter(|c| c.idx.generation == generation)
+            .map(|c| (Arc::clone(&c.idx), c.log_len))
+    };
+    let log = read_log(&layout.work_log(), cached.as_ref().map(|(_, len)| *len));
+    let follows = log.base == Some(generation);
+    let log_end = log.start + log.bytes.len();
+    let (base, from) = match cached {
+        Some((idx, len)) if follows && len as usize <= log_end && len as usize >= log.start => {
+            (idx, len as usize)
+        }
+        _ => {
+            let mut bytes = head[..n].to_vec();
+            f.read_to_end(&mut bytes).ok()?;
+            let idx = Arc::new(WorkIndex::parse(&bytes)?);
+            // Lines start after the header (a tail read that began later
+            // has no cached index to apply it to: read the log again).
+            let log = if follows && log.start > 0 {
+                read_log(&layout.work_log(), None)
+            } else {
+                log
+            };
+            let start = if follows {
+                log.bytes
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(log.bytes.len(), |i| i + 1)
+            } else {
+                log.bytes.len()
+            };
+            if !follows {
+                // The log belongs to another snapshot: ignore it; the next
+                // writer starts a new one.
+                remember_shared(layout, &idx, u64::MAX);
+                return Some(idx);
             }
-            _ => {
-                drop(c);
-                let mut bytes = head[..n].to_vec();
-                f.read_to_end(&mut bytes).ok()?;
-                let idx = Arc::new(WorkIndex::parse(&bytes)?);
-                let start = if follows {
-                    log.iter()
-                        .position(|b| *b == b'\n')
-                        .map_or(log.len(), |i| i + 1)
-                } else {
-                    log.len()
-                };
-                (idx, start)
-            }
+            return apply_log(layout, idx, &log.bytes, start, 0);
         }
     };
-    if !follows {
-        // The log belongs to another snapshot: ignore it; the next writer
-        // starts a new one.
-        remember(layout, &base, u64::MAX);
-        return Some(base);
-    }
-    let end = sfs::jsonl::covered_end(&log, 0) as usize;
+    apply_log(layout, base, &log.bytes, from - log.start, log.start)
+}
+
+/// Apply the log lines in `bytes[from..]` (complete lines only) to `base`;
+/// `offset` is where `bytes` starts in the log. Remembers the result.
+fn apply_log(
+    layout: &Layout,
+    base: Arc<WorkIndex>,
+    bytes: &[u8],
+    from: usize,
+    offset: usize,
+) -> Option<Arc<WorkIndex>> {
+    let end = sfs::jsonl::covered_end(bytes, 0) as usize;
     if end <= from {
-        remember(layout, &base, from as u64);
+        remember_shared(layout, &base, (offset + from) as u64);
         return Some(base);
     }
     let mut idx = (*base).clone();
-    for l in log[from..end]
+    for l in bytes[from..end]
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
     {
@@ -681,8 +745,9 @@ fn read_cached(layout: &Layout) -> Option<Arc<WorkIndex>> {
             Err(_) => return None,
         }
     }
-    remember(layout, &idx, end as u64);
-    Some(Arc::new(idx))
+    let idx = Arc::new(idx);
+    remember_shared(layout, &idx, (offset + end) as u64);
+    Some(idx)
 }
 
 /// A change of task or report files in progress: the work index as the

@@ -17,6 +17,7 @@ use crate::fs::{FileLock, LockMode};
 
 pub mod journal;
 pub mod layout;
+pub(crate) mod parsed;
 mod txn;
 
 pub use journal::FaultPoint;

@@ -36,7 +36,7 @@ impl<'s> Deref for Held<'_, 's> {
 
 pub struct Snapshot<'t, 's> {
     txn: Held<'t, 's>,
-    pub reg: Registry,
+    pub reg: Arc<Registry>,
     pub idx: Arc<WorkIndex>,
     pub view: LedgerView,
 }
@@ -46,7 +46,7 @@ impl<'s> Snapshot<'s, 's> {
     pub fn read(store: &'s Store) -> Result<Snapshot<'s, 's>> {
         let txn = store.read()?;
         let (reg, idx, view) = (
-            records::registry::load(&txn)?,
+            records::registry::load_shared(&txn)?,
             work::load(&txn)?,
             inbox::view(&txn)?,
         );
@@ -63,7 +63,7 @@ impl<'t, 's> Snapshot<'t, 's> {
     /// Read inside a write transaction (the indexes brought up to date).
     pub fn within(txn: &'t WriteTxn<'s>) -> Result<Snapshot<'t, 's>> {
         Ok(Snapshot {
-            reg: records::registry::load(txn)?,
+            reg: records::registry::load_shared(txn)?,
             idx: work::load(txn)?,
             view: inbox::sync_index(txn)?,
             txn: Held::Borrowed(txn),
