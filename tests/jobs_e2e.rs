@@ -104,6 +104,21 @@ impl Jobs {
             .expect("join")
     }
 
+    /// `codenator args…` with nothing on PATH (and, unless `keep_codex`,
+    /// no `CODENATOR_CODEX` either).
+    async fn run_on_empty_path(&self, args: &[&str], keep_codex: bool) -> Output {
+        let empty = self.world.path("empty-path");
+        std::fs::create_dir_all(&empty).expect("dir");
+        let mut c = self.command(args);
+        c.env("PATH", &empty);
+        if !keep_codex {
+            c.env_remove("CODENATOR_CODEX");
+        }
+        tokio::task::spawn_blocking(move || c.output().expect("run codenator"))
+            .await
+            .expect("join")
+    }
+
     async fn ok(&self, args: &[&str]) -> String {
         World::stdout_of_success(args, self.run(args).await)
     }
@@ -151,6 +166,16 @@ impl Jobs {
             .collect()
     }
 
+    /// `job kill ID`, which must end the job and every process whose
+    /// command line holds `marker`: the killed job.
+    async fn kill(&self, id: &str, marker: &str) -> Value {
+        let killed = self.json(&["job", "kill", id, "--json"]).await;
+        assert_eq!(killed["state"], "killed", "{killed}");
+        self.until("every process of the job gone", |_| !running(marker))
+            .await;
+        killed
+    }
+
     /// Poll until `f` holds (or fail after [`WAIT`]).
     async fn until(&self, what: &str, mut f: impl FnMut(&Jobs) -> bool) {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -162,6 +187,21 @@ impl Jobs {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Is process `pid` alive (not gone, not a zombie)?
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.contains(") Z ") && !stat.contains(") X "))
+}
+
+/// Is a process whose command line holds `marker` running?
+fn running(marker: &str) -> bool {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .expect("pgrep");
+    !out.stdout.is_empty()
 }
 
 fn by_id<'a>(jobs: &'a [Value], id: &str) -> &'a Value {
@@ -352,6 +392,10 @@ async fn a_killed_worker_is_failed_once() {
         .status()
         .expect("kill");
     assert!(killed.success());
+    // `kill` returns once the signal is sent; on a loaded machine the
+    // supervisor may take a moment to die. The next read after its death
+    // must show it failed.
+    j.until("the supervisor dead", |_| !alive(pid)).await;
     let jobs = j.list().await;
     let job = by_id(&jobs, &id);
     assert_eq!(job["state"], "failed", "{job}");
@@ -412,39 +456,15 @@ async fn kill_ends_the_tree_and_dry_run_starts_nothing() {
     assert_eq!(j.mock.requests().len(), 0);
 
     let id = j.start(&["sleep for a while"]).await;
-    let pgrep = |m: &str| {
-        std::process::Command::new("pgrep")
-            .args(["-f", m])
-            .output()
-            .expect("pgrep")
-            .stdout
-    };
-    j.until("the worker's shell command running", |_| {
-        !pgrep(&marker).is_empty()
-    })
-    .await;
-    let killed = j.json(&["job", "kill", &id, "--json"]).await;
-    assert_eq!(killed["state"], "killed", "{killed}");
-    j.until("every process of the job gone", |_| {
-        pgrep(&marker).is_empty()
-    })
-    .await;
+    j.until("the worker's shell command running", |_| running(&marker))
+        .await;
+    let killed = j.kill(&id, &marker).await;
     let pid = killed["pid"].as_u64().expect("pid");
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists()
-            || file(Path::new(&format!("/proc/{pid}/stat"))).contains(") Z "),
-        "the supervisor is gone"
-    );
+    assert!(!alive(pid), "the supervisor is gone");
     assert_eq!(j.inbox("job.killed").await.len(), 1);
 
     // Without Codex jobs cannot run, and health names the fix.
-    let empty = j.world.path("empty-path");
-    std::fs::create_dir_all(&empty).expect("dir");
-    let mut c = j.command(&["health"]);
-    c.env_remove("CODENATOR_CODEX").env("PATH", &empty);
-    let out = tokio::task::spawn_blocking(move || c.output().expect("health"))
-        .await
-        .expect("join");
+    let out = j.run_on_empty_path(&["health"], false).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL codex"), "{text}");
@@ -647,9 +667,11 @@ fn last_token_count(codex_home: &Path, thread: &str) -> Value {
     let file = found.unwrap_or_else(|| panic!("no rollout of thread {thread}"));
     file_lines(&file)
         .into_iter()
-        .filter(|v| v["type"] == "event_msg" && v["payload"]["type"] == "token_count")
-        .filter(|v| !v["payload"]["info"].is_null())
-        .last()
+        .rfind(|v| {
+            v["type"] == "event_msg"
+                && v["payload"]["type"] == "token_count"
+                && !v["payload"]["info"].is_null()
+        })
         .unwrap_or_else(|| panic!("no token_count in {}", file.display()))["payload"]["info"]
         .clone()
 }
@@ -851,6 +873,11 @@ async fn token_figures_show_the_context_window_share() {
     );
     let callbacks = j.inbox("job.completed").await;
     assert_eq!(callbacks[0]["payload"]["tokens"]["context_window"], window);
+    let body = callbacks[0]["message"].as_str().expect("message");
+    assert!(
+        body.contains(&format!("context {share:.2}% of {window}")),
+        "{body}"
+    );
 }
 
 /// `--tmux`: the worker runs in a detached tmux session a person can
@@ -910,24 +937,10 @@ async fn tmux_jobs_run_in_a_session_and_end_with_it() {
 
     let killed_id = j.start(&["sleep inside tmux", "--tmux"]).await;
     let killed_session = format!("codenator-{killed_id}");
-    let pgrep = |m: &str| {
-        std::process::Command::new("pgrep")
-            .args(["-f", m])
-            .output()
-            .expect("pgrep")
-            .stdout
-    };
-    j.until("the worker's shell command running", |_| {
-        !pgrep(&marker).is_empty()
-    })
-    .await;
+    j.until("the worker's shell command running", |_| running(&marker))
+        .await;
     assert!(j.has_session(&killed_session));
-    let killed = j.json(&["job", "kill", &killed_id, "--json"]).await;
-    assert_eq!(killed["state"], "killed", "{killed}");
-    j.until("every process of the job gone", |_| {
-        pgrep(&marker).is_empty()
-    })
-    .await;
+    j.kill(&killed_id, &marker).await;
     j.until("the killed job's session gone", |j| {
         !j.has_session(&killed_session)
     })
@@ -935,13 +948,9 @@ async fn tmux_jobs_run_in_a_session_and_end_with_it() {
     assert_eq!(j.inbox("job.killed").await.len(), 1);
 
     // Without tmux on PATH, --tmux names the fix and starts nothing.
-    let empty = j.world.path("no-tmux");
-    std::fs::create_dir_all(&empty).expect("dir");
-    let mut c = j.command(&["job", "start", "never", "--tmux"]);
-    c.env("PATH", &empty);
-    let out = tokio::task::spawn_blocking(move || c.output().expect("job start"))
-        .await
-        .expect("join");
+    let out = j
+        .run_on_empty_path(&["job", "start", "never", "--tmux"], true)
+        .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--tmux needs tmux"), "{err}");

@@ -985,6 +985,10 @@ pub(crate) fn end_job(
             "\ntokens: {} in ({} cached), {} out",
             t.input, t.cached_input, t.output
         ));
+        match (t.context_percent(), t.context_window) {
+            (Some(p), Some(w)) => body.push_str(&format!("; context {p:.2}% of {w}")),
+            _ => body.push_str("; context window unknown"),
+        }
     }
     if !files.is_empty() {
         body.push_str(&format!("\nfiles: {}", files.join(", ")));
