@@ -469,9 +469,11 @@ async fn kill_ends_the_tree_and_dry_run_starts_nothing() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL codex"), "{text}");
     assert!(text.contains("npm install -g @openai/codex"), "{text}");
+    assert!(text.contains("FAIL tmux"), "{text}");
     // With the pinned Codex and the mock provider, it can.
     let ok = j.ok(&["health"]).await;
     assert!(ok.contains("ok   codex: codex-cli"), "{ok}");
+    assert!(ok.contains("ok   tmux: for `job start --tmux`"), "{ok}");
 }
 
 /// The JSON text of what the model was sent for step `i`.

@@ -362,9 +362,12 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
         );
     };
     let tmux = match a.tmux {
-        true => Some(host::tmux().context(
-            "--tmux needs tmux, and there is none on PATH: install it (`apt-get install -y tmux`, `brew install tmux`), or start the job without --tmux",
-        )?),
+        true => Some(host::tmux().with_context(|| {
+            format!(
+                "--tmux needs tmux, and there is none on PATH: {}, or start the job without --tmux",
+                host::TMUX_INSTALL
+            )
+        })?),
         false => None,
     };
     let cwd = host::cwd().context("cannot read the current directory")?;
