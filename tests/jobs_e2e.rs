@@ -839,6 +839,21 @@ async fn a_job_works_as_its_slot() {
     let status = j.ok(&["job", "status", &id]).await;
     assert!(status.contains(&format!("{id}  completed")), "{status}");
     assert!(status.contains("as w1"), "{status}");
+
+    // A follow-up works as the slot too, so it waits its turn: while
+    // another job works as w1, `job send` to the first is refused.
+    j.mock.close_gate();
+    let busy = j.start(&["hold w1", "--slot", "w1"]).await;
+    let refused = j.fails(&["job", "send", &id, "and again"]).await;
+    assert!(refused.contains("one job works as a slot"), "{refused}");
+    j.mock.open_gate();
+    let done = j.wait(&[&busy]).await;
+    assert_eq!(done[0]["spec"]["slot"], "w1", "{:?}", done[0]);
+    assert_eq!(
+        j.list().await.len(),
+        2,
+        "the refused follow-up wrote nothing"
+    );
 }
 
 /// The share of the context window: read from Codex's own session record,

@@ -340,7 +340,13 @@ impl<'s> Runner<'s> {
                 .map(|j| j.id.clone())
         });
         if let Some(s) = &spec.slot {
-            check_slot(&txn, &all, s, spec.task_id.as_deref(), continues.as_deref())?;
+            // The earlier jobs of the named thread run before this one.
+            let same_thread: Vec<&str> = all
+                .iter()
+                .filter(|j| req.thread.is_some() && j.thread_name == req.thread)
+                .map(|j| j.id.as_str())
+                .collect();
+            check_slot(&txn, &all, s, spec.task_id.as_deref(), &same_thread)?;
         }
         let job = Job {
             id: JobId::generate().to_string(),
@@ -400,6 +406,10 @@ impl<'s> Runner<'s> {
             if j.continues.as_ref().is_some_and(|c| chain.contains(c)) {
                 chain.push(j.id.clone());
             }
+        }
+        if let Some(s) = &first.spec.slot {
+            let same_thread: Vec<&str> = chain.iter().map(String::as_str).collect();
+            check_slot(&txn, &all, s, None, &same_thread)?;
         }
         let job = Job {
             id: JobId::generate().to_string(),
@@ -858,14 +868,15 @@ fn task_ctx(job: &Job) -> Result<Ctx> {
 }
 
 /// May a new job work as `slot`? It must be registered, have no other job
-/// that has not ended (one worker per slot: `continues`, the job a new one
-/// follows on its thread, excepted), and own the job's task.
+/// that has not ended (one worker per slot; the jobs of the thread it
+/// continues, `same_thread`, run before it, one after another, so they do
+/// not count), and own the job's task.
 fn check_slot(
     txn: &ReadTxn,
     all: &[Job],
     slot: &str,
     task_id: Option<&str>,
-    continues: Option<&str>,
+    same_thread: &[&str],
 ) -> Result<()> {
     let id = SlotId::parse("--slot", slot)?;
     if !records::registry::load(txn)?.is_registered(id.as_str()) {
@@ -876,7 +887,7 @@ fn check_slot(
     if let Some(other) = all.iter().find(|j| {
         !j.state.is_final()
             && j.spec.slot.as_deref() == Some(id.as_str())
-            && Some(j.id.as_str()) != continues
+            && !same_thread.contains(&j.id.as_str())
     }) {
         return Err(Error::Invalid(format!(
             "--slot {id}: job {} is {} as that slot; one job works as a slot at a time (wait for it, or continue it with `job send`)",
