@@ -47,7 +47,10 @@ impl Jobs {
     fn command(&self, args: &[&str]) -> std::process::Command {
         let codex = repo_root().join("tools/codex/node_modules/.bin/codex");
         let mut c = self.world.cmd(&self.work, args);
-        c.env("E2E_MOCK_KEY", "dummy").env("CODENATOR_CODEX", codex);
+        c.env("E2E_MOCK_KEY", "dummy")
+            .env("CODENATOR_CODEX", codex)
+            .env("TMUX_TMPDIR", self.tmux_dir())
+            .env_remove("TMUX");
         for v in [
             "HTTPS_PROXY",
             "https_proxy",
@@ -60,10 +63,57 @@ impl Jobs {
         c
     }
 
+    /// Where this world's tmux servers keep their sockets.
+    fn tmux_dir(&self) -> PathBuf {
+        let dir = self.world.path("tmux");
+        std::fs::create_dir_all(&dir).expect("tmux dir");
+        dir
+    }
+
+    /// `tmux args…` against this world's tmux servers.
+    fn tmux(&self, args: &[&str]) -> Output {
+        std::process::Command::new("tmux")
+            .args(args)
+            .env("TMUX_TMPDIR", self.tmux_dir())
+            .env_remove("TMUX")
+            .output()
+            .expect("run tmux")
+    }
+
+    /// Does the job's tmux session exist?
+    fn has_session(&self, session: &str) -> bool {
+        self.tmux(&["-L", session, "has-session", "-t", session])
+            .status
+            .success()
+    }
+
+    /// `codenator args…`, which must fail with exit 2: its stderr.
+    async fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        err
+    }
+
     /// Run `codenator args…` off the runtime's threads (the mock serves
     /// on them meanwhile).
     async fn run(&self, args: &[&str]) -> Output {
         let mut c = self.command(args);
+        tokio::task::spawn_blocking(move || c.output().expect("run codenator"))
+            .await
+            .expect("join")
+    }
+
+    /// `codenator args…` with nothing on PATH (and, unless `keep_codex`,
+    /// no `CODENATOR_CODEX` either).
+    async fn run_on_empty_path(&self, args: &[&str], keep_codex: bool) -> Output {
+        let empty = self.world.path("empty-path");
+        std::fs::create_dir_all(&empty).expect("dir");
+        let mut c = self.command(args);
+        c.env("PATH", &empty);
+        if !keep_codex {
+            c.env_remove("CODENATOR_CODEX");
+        }
         tokio::task::spawn_blocking(move || c.output().expect("run codenator"))
             .await
             .expect("join")
@@ -116,6 +166,16 @@ impl Jobs {
             .collect()
     }
 
+    /// `job kill ID`, which must end the job and every process whose
+    /// command line holds `marker`: the killed job.
+    async fn kill(&self, id: &str, marker: &str) -> Value {
+        let killed = self.json(&["job", "kill", id, "--json"]).await;
+        assert_eq!(killed["state"], "killed", "{killed}");
+        self.until("every process of the job gone", |_| !running(marker))
+            .await;
+        killed
+    }
+
     /// Poll until `f` holds (or fail after [`WAIT`]).
     async fn until(&self, what: &str, mut f: impl FnMut(&Jobs) -> bool) {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -127,6 +187,21 @@ impl Jobs {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Is process `pid` alive (not gone, not a zombie)?
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.contains(") Z ") && !stat.contains(") X "))
+}
+
+/// Is a process whose command line holds `marker` running?
+fn running(marker: &str) -> bool {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .expect("pgrep");
+    !out.stdout.is_empty()
 }
 
 fn by_id<'a>(jobs: &'a [Value], id: &str) -> &'a Value {
@@ -317,6 +392,10 @@ async fn a_killed_worker_is_failed_once() {
         .status()
         .expect("kill");
     assert!(killed.success());
+    // `kill` returns once the signal is sent; on a loaded machine the
+    // supervisor may take a moment to die. The next read after its death
+    // must show it failed.
+    j.until("the supervisor dead", |_| !alive(pid)).await;
     let jobs = j.list().await;
     let job = by_id(&jobs, &id);
     assert_eq!(job["state"], "failed", "{job}");
@@ -377,46 +456,24 @@ async fn kill_ends_the_tree_and_dry_run_starts_nothing() {
     assert_eq!(j.mock.requests().len(), 0);
 
     let id = j.start(&["sleep for a while"]).await;
-    let pgrep = |m: &str| {
-        std::process::Command::new("pgrep")
-            .args(["-f", m])
-            .output()
-            .expect("pgrep")
-            .stdout
-    };
-    j.until("the worker's shell command running", |_| {
-        !pgrep(&marker).is_empty()
-    })
-    .await;
-    let killed = j.json(&["job", "kill", &id, "--json"]).await;
-    assert_eq!(killed["state"], "killed", "{killed}");
-    j.until("every process of the job gone", |_| {
-        pgrep(&marker).is_empty()
-    })
-    .await;
+    j.until("the worker's shell command running", |_| running(&marker))
+        .await;
+    let killed = j.kill(&id, &marker).await;
     let pid = killed["pid"].as_u64().expect("pid");
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists()
-            || file(Path::new(&format!("/proc/{pid}/stat"))).contains(") Z "),
-        "the supervisor is gone"
-    );
+    assert!(!alive(pid), "the supervisor is gone");
     assert_eq!(j.inbox("job.killed").await.len(), 1);
 
     // Without Codex jobs cannot run, and health names the fix.
-    let empty = j.world.path("empty-path");
-    std::fs::create_dir_all(&empty).expect("dir");
-    let mut c = j.command(&["health"]);
-    c.env_remove("CODENATOR_CODEX").env("PATH", &empty);
-    let out = tokio::task::spawn_blocking(move || c.output().expect("health"))
-        .await
-        .expect("join");
+    let out = j.run_on_empty_path(&["health"], false).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL codex"), "{text}");
     assert!(text.contains("npm install -g @openai/codex"), "{text}");
+    assert!(text.contains("FAIL tmux"), "{text}");
     // With the pinned Codex and the mock provider, it can.
     let ok = j.ok(&["health"]).await;
     assert!(ok.contains("ok   codex: codex-cli"), "{ok}");
+    assert!(ok.contains("ok   tmux: for `job start --tmux`"), "{ok}");
 }
 
 /// The JSON text of what the model was sent for step `i`.
@@ -516,14 +573,37 @@ async fn mcp_tools_dispatch_and_list_a_job() {
         .await
         .expect("connect the coordinator");
     let work = j.work.to_str().expect("utf-8");
+    let wt = j.world.path("wt-w1");
+    std::fs::create_dir_all(&wt).expect("worktree");
+    let wt = wt.to_str().expect("utf-8");
+    j.ok(&[
+        "register",
+        "w1",
+        "--project",
+        "p",
+        "--focus",
+        "f",
+        "--worktree",
+        wt,
+    ])
+    .await;
+    let unregistered = test_support::call_raw(
+        &co,
+        "dispatch_job",
+        serde_json::json!({"prompt": "as nobody", "dir": work, "slot": "w9"}),
+    )
+    .await
+    .expect("call");
+    assert_eq!(unregistered.is_error, Some(true), "{unregistered:?}");
     let started = test_support::call(
         &co,
         "dispatch_job",
-        serde_json::json!({"prompt": "answer over MCP", "dir": work, "goal": "say done"}),
+        serde_json::json!({"prompt": "answer over MCP", "dir": work, "goal": "say done", "slot": "w1"}),
     )
     .await
     .expect("dispatch_job");
     let id = started["job"]["id"].as_str().expect("id").to_string();
+    assert_eq!(started["job"]["spec"]["slot"], "w1", "{started}");
     assert!(
         started["job"]["prompt"]
             .as_str()
@@ -571,4 +651,326 @@ async fn mcp_tools_dispatch_and_list_a_job() {
     assert_eq!(body["error"]["rule"], "coordinator_only", "{body}");
     co.cancel().await.expect("close");
     worker.cancel().await.expect("close");
+}
+
+/// The last `token_count` of a thread's Codex session record (its
+/// rollout file under the world's `CODEX_HOME`).
+fn last_token_count(codex_home: &Path, thread: &str) -> Value {
+    let mut found = None;
+    for day in walk(&codex_home.join("sessions")) {
+        if day
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(&format!("-{thread}.jsonl")))
+        {
+            found = Some(day);
+        }
+    }
+    let file = found.unwrap_or_else(|| panic!("no rollout of thread {thread}"));
+    file_lines(&file)
+        .into_iter()
+        .rfind(|v| {
+            v["type"] == "event_msg"
+                && v["payload"]["type"] == "token_count"
+                && !v["payload"]["info"].is_null()
+        })
+        .unwrap_or_else(|| panic!("no token_count in {}", file.display()))["payload"]["info"]
+        .clone()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn file_lines(p: &Path) -> Vec<Value> {
+    file(p)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// `--slot`: a job works as a registered slot. Bad, unregistered and
+/// mismatched slots are refused with nothing written; the worker's
+/// codenator server speaks for the slot (its heartbeat is recorded by the
+/// slot itself, not on its behalf), the task is claimed and reported by
+/// it, and the record and `job status` show the slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_works_as_its_slot() {
+    let j = Jobs::new(vec![
+        Step::mcp_call(
+            "codenator",
+            "call_hb",
+            "record_heartbeat",
+            serde_json::json!({"slot": "w1"}),
+        ),
+        Step::message("Heartbeat recorded as w1."),
+    ])
+    .await;
+    for slot in ["w1", "w2"] {
+        // Worktrees of their own: the commands run in the job's directory
+        // as the coordinator.
+        let wt = j.world.path(&format!("wt-{slot}"));
+        std::fs::create_dir_all(&wt).expect("worktree");
+        j.ok(&[
+            "register",
+            slot,
+            "--project",
+            "p",
+            "--focus",
+            "jobs",
+            "--worktree",
+            wt.to_str().expect("utf-8"),
+        ])
+        .await;
+    }
+    let task_of = |v: Value| v["task"]["task_id"].as_str().expect("id").to_string();
+    let task = task_of(
+        j.json(&[
+            "task-create",
+            "w1",
+            "--title",
+            "Beat",
+            "--message",
+            "beat",
+            "--json",
+        ])
+        .await,
+    );
+    let other = task_of(
+        j.json(&[
+            "task-create",
+            "w2",
+            "--title",
+            "Not w1's",
+            "--message",
+            "x",
+            "--json",
+        ])
+        .await,
+    );
+
+    let bad = j
+        .fails(&["job", "start", "x", "--slot", "no such/slot"])
+        .await;
+    assert!(bad.contains("--slot"), "{bad}");
+    let unregistered = j.fails(&["job", "start", "x", "--slot", "w9"]).await;
+    assert!(unregistered.contains("not registered"), "{unregistered}");
+    let coordinator = j
+        .fails(&["job", "start", "x", "--slot", "coordinator"])
+        .await;
+    assert!(coordinator.contains("--slot"), "{coordinator}");
+    let mismatch = j
+        .fails(&["job", "start", "x", "--slot", "w1", "--task", &other])
+        .await;
+    assert!(mismatch.contains("assigned to w2"), "{mismatch}");
+    assert!(j.list().await.is_empty(), "a refused start writes nothing");
+    let shown = j.json(&["task-show", &other, "--json"]).await;
+    assert_eq!(shown["task"]["status"], "queued", "{shown}");
+
+    // The identity handed to Codex: codenator's server on this root, as w1.
+    let dry = j
+        .ok(&[
+            "job",
+            "start",
+            "beat",
+            "--slot",
+            "w1",
+            "--dry-run",
+            "--json",
+        ])
+        .await;
+    let dry: Value = serde_json::from_str(&dry).expect("json");
+    let command: Vec<&str> = dry["command"]
+        .as_array()
+        .expect("command")
+        .iter()
+        .map(|a| a.as_str().expect("arg"))
+        .collect();
+    let args = command
+        .iter()
+        .find(|a| a.starts_with("mcp_servers.codenator.args="))
+        .unwrap_or_else(|| panic!("{command:?}"));
+    let root = j.world.root.to_str().expect("utf-8");
+    assert!(
+        args.ends_with(&format!(r#"["mcp","--root","{root}","--agent","w1"]"#)),
+        "{args}"
+    );
+
+    let id = j
+        .start(&["Record a heartbeat", "--slot", "w1", "--task", &task])
+        .await;
+    let second = j.fails(&["job", "start", "y", "--slot", "w1"]).await;
+    assert!(second.contains("one job works as a slot"), "{second}");
+    let done = j.wait(&[&id]).await;
+    let job = &done[0];
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["spec"]["slot"], "w1");
+    // The tool ran, as w1, and Codex fed its answer back.
+    let output = j
+        .mock
+        .find_output("function_call_output", "call_hb")
+        .expect("the heartbeat's output");
+    let text = output.to_string();
+    assert!(text.contains("w1") && !text.contains("forbidden"), "{text}");
+    let hb: Value =
+        serde_json::from_str(&file(&j.world.store().join("heartbeat/w1.json"))).expect("json");
+    assert_eq!(hb["status"], "ok", "{hb}");
+    assert!(
+        hb.get("recorded_by").is_none(),
+        "recorded by w1 itself, not on its behalf: {hb}"
+    );
+    let shown = j.json(&["task-show", &task, "--json"]).await;
+    assert_eq!(shown["task"]["status"], "reported", "{shown}");
+    let history = shown["task"]["history"].as_array().expect("history");
+    let by: Vec<&str> = history.iter().filter_map(|h| h["by"].as_str()).collect();
+    assert!(
+        by.ends_with(&["w1", "w1"]),
+        "claimed and reported by w1: {shown}"
+    );
+    let status = j.ok(&["job", "status", &id]).await;
+    assert!(status.contains(&format!("{id}  completed")), "{status}");
+    assert!(status.contains("as w1"), "{status}");
+
+    // A follow-up works as the slot too, so it waits its turn: while
+    // another job works as w1, `job send` to the first is refused.
+    j.mock.close_gate();
+    let busy = j.start(&["hold w1", "--slot", "w1"]).await;
+    let refused = j.fails(&["job", "send", &id, "and again"]).await;
+    assert!(refused.contains("one job works as a slot"), "{refused}");
+    j.mock.open_gate();
+    let done = j.wait(&[&busy]).await;
+    assert_eq!(done[0]["spec"]["slot"], "w1", "{:?}", done[0]);
+    assert_eq!(
+        j.list().await.len(),
+        2,
+        "the refused follow-up wrote nothing"
+    );
+}
+
+/// The share of the context window: read from Codex's own session record,
+/// equal to its last `token_count` (the mock bills 110 tokens a request),
+/// in the record, `jobs --json`, `job status` and the callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_figures_show_the_context_window_share() {
+    let j = Jobs::new(vec![Step::message("counted")]).await;
+    let id = j.start(&["count my tokens"]).await;
+    let done = j.wait(&[&id]).await;
+    let job = &done[0];
+    assert_eq!(job["state"], "completed", "{job}");
+    let thread = job["thread_id"].as_str().expect("thread");
+    let info = last_token_count(&j.world.home.join(".codex"), thread);
+    let used = info["last_token_usage"]["total_tokens"]
+        .as_u64()
+        .expect("total");
+    let window = info["model_context_window"].as_u64().expect("window");
+    assert_eq!(used, 110, "the mock's usage: {info}");
+    let tokens = &job["tokens"];
+    assert_eq!(tokens["input"], 100, "{tokens}");
+    assert_eq!(tokens["cached_input"], 0, "{tokens}");
+    assert_eq!(tokens["output"], 10, "{tokens}");
+    assert_eq!(tokens["context_used"], used, "{tokens}");
+    assert_eq!(tokens["context_window"], window, "{tokens}");
+    let share = (used as f64 * 100.0 / window as f64 * 100.0).round() / 100.0;
+    assert_eq!(job["context_percent"].as_f64(), Some(share), "{job}");
+    let listed = j.list().await;
+    assert_eq!(by_id(&listed, &id)["context_percent"].as_f64(), Some(share));
+    let status = j.ok(&["job", "status", &id]).await;
+    assert!(
+        status.contains(&format!("context {used} of {window} ({share:.2}%)")),
+        "{status}"
+    );
+    let callbacks = j.inbox("job.completed").await;
+    assert_eq!(callbacks[0]["payload"]["tokens"]["context_window"], window);
+    let body = callbacks[0]["message"].as_str().expect("message");
+    assert!(
+        body.contains(&format!("context {share:.2}% of {window}")),
+        "{body}"
+    );
+}
+
+/// `--tmux`: the worker runs in a detached tmux session a person can
+/// attach to (the pane shows the transcript); it completes with its
+/// callback and the session goes; `job kill` of a tmux job ends its tree
+/// and its session; without tmux, `--tmux` starts nothing and names the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmux_jobs_run_in_a_session_and_end_with_it() {
+    let marker = format!("jobs-e2e-tmux-{}", std::process::id());
+    let cmd = format!("sh -c 'sleep 300; echo {marker}'");
+    let j = Jobs::new(vec![
+        Step::message("tmux job done"),
+        Step::exec_command("call_sleep", &cmd),
+    ])
+    .await;
+    j.mock.close_gate();
+    let id = j.start(&["answer inside tmux", "--tmux"]).await;
+    let session = format!("codenator-{id}");
+    j.until("the model request held", |j| j.mock.waiting() == 1)
+        .await;
+    let status = j.json(&["job", "status", &id, "--json"]).await;
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(status["tmux_session"], session.as_str(), "{status}");
+    let attach = format!("tmux -L {session} attach -t {session}");
+    assert_eq!(status["tmux_attach"], attach.as_str());
+    assert!(j.has_session(&session), "the session runs the worker");
+    // The pane's process is the supervisor the record names.
+    let pane = j.tmux(&[
+        "-L",
+        &session,
+        "list-panes",
+        "-t",
+        &session,
+        "-F",
+        "#{pane_pid}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&pane.stdout).trim(),
+        status["pid"].to_string()
+    );
+    j.until("the transcript in the pane", |j| {
+        let out = j.tmux(&["-L", &session, "capture-pane", "-p", "-t", &session]);
+        String::from_utf8_lossy(&out.stdout).contains("[thread ")
+    })
+    .await;
+    let text = j.ok(&["job", "status", &id]).await;
+    assert!(text.contains(&attach), "{text}");
+    j.mock.open_gate();
+    let done = j.wait(&[&id]).await;
+    assert_eq!(done[0]["state"], "completed", "{:?}", done[0]);
+    assert_eq!(done[0]["summary"], "tmux job done");
+    let callbacks = j.inbox("job.completed").await;
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    assert_eq!(callbacks[0]["payload"]["job_id"], id.as_str());
+    j.until("the session gone", |j| !j.has_session(&session))
+        .await;
+
+    let killed_id = j.start(&["sleep inside tmux", "--tmux"]).await;
+    let killed_session = format!("codenator-{killed_id}");
+    j.until("the worker's shell command running", |_| running(&marker))
+        .await;
+    assert!(j.has_session(&killed_session));
+    j.kill(&killed_id, &marker).await;
+    j.until("the killed job's session gone", |j| {
+        !j.has_session(&killed_session)
+    })
+    .await;
+    assert_eq!(j.inbox("job.killed").await.len(), 1);
+
+    // Without tmux on PATH, --tmux names the fix and starts nothing.
+    let out = j
+        .run_on_empty_path(&["job", "start", "never", "--tmux"], true)
+        .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tmux needs tmux"), "{err}");
+    assert!(err.contains("apt-get install -y tmux"), "{err}");
+    assert_eq!(j.list().await.len(), 2, "nothing more started");
 }

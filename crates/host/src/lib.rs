@@ -85,6 +85,14 @@ pub fn agent(flag: Option<&str>) -> ledger::Result<Option<SlotId>> {
     given.map(|a| SlotId::parse("agent", &a)).transpose()
 }
 
+/// How to install tmux, for the errors that need it.
+pub const TMUX_INSTALL: &str = "install it (`apt-get install -y tmux`, `brew install tmux`)";
+
+/// The tmux executable on `PATH` (`job start --tmux`), when there is one.
+pub fn tmux() -> Option<PathBuf> {
+    which::which("tmux").ok()
+}
+
 /// This program's own executable (to start `codenator mcp` for a woken slot).
 pub fn current_exe() -> std::io::Result<PathBuf> {
     std::env::current_exe()

@@ -42,6 +42,11 @@ pub struct DispatchJob {
     /// A persistent project thread: continue the last job of this name.
     #[serde(default)]
     pub thread: Option<String>,
+    /// A registered worker slot the job works as: its codenator tools speak
+    /// for that slot, and its task (which must be that slot's) is claimed
+    /// and reported by it. One job per slot at a time.
+    #[serde(default)]
+    pub slot: Option<String>,
 }
 
 /// `list_jobs` arguments (none).

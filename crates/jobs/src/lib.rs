@@ -11,6 +11,8 @@
 //! - [`envelope`]: the self-contained prompt (Task, Context, Goal,
 //!   Constraints, Expected Output).
 //! - [`process`]: liveness by pid and start time; the whole tree of a job.
+//! - [`rollout`]: how full the context window is, from Codex's session record.
+//! - [`tmux`]: hosting a supervisor in a detached tmux session (`--tmux`).
 //!
 //! The crate spawns no shell and reads no environment variable; the front
 //! ends (CLI, MCP) resolve Codex and the supervisor's executable and pass
@@ -21,9 +23,13 @@ pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod process;
+pub mod rollout;
 pub mod runner;
 pub mod supervisor;
+pub mod tmux;
 
 pub use envelope::Envelope;
 pub use error::{Error, Result};
-pub use runner::{DryRun, JobList, JobView, Launcher, Runner, StartRequest, StartResponse};
+pub use runner::{
+    DryRun, JobList, JobView, Launcher, Runner, StartRequest, StartResponse, WorkerServer,
+};

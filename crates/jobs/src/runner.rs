@@ -32,12 +32,46 @@ const REASONING: &[&str] = &["low", "medium", "high", "xhigh"];
 const SANDBOXES: &[&str] = &["read-only", "workspace-write", "danger-full-access"];
 
 /// How to start a job's supervisor: `exe args… --root <root> <job id>`
-/// (the CLI's hidden `job supervise`).
+/// (the CLI's hidden `job supervise`); the same executable serves
+/// codenator's MCP server as `exe mcp --root <root> --agent <slot>`.
 #[derive(Clone, Debug)]
 pub struct Launcher {
     pub exe: PathBuf,
     pub args: Vec<String>,
 }
+
+impl Launcher {
+    /// `exe job supervise` (`codenator` and `codenator-mcp` both answer it).
+    pub fn new(exe: PathBuf) -> Launcher {
+        Launcher {
+            exe,
+            args: vec!["job".into(), "supervise".into()],
+        }
+    }
+
+    /// The MCP server a `--slot` job's Codex starts, on the store at `root`.
+    pub fn server(&self, root: &Path) -> WorkerServer {
+        WorkerServer {
+            program: self.exe.clone(),
+            args: vec!["mcp".into()],
+            root: root.to_path_buf(),
+        }
+    }
+}
+
+/// The codenator MCP server a `--slot` job registers in its Codex (as
+/// `mcp_servers.codenator`, over whatever the user configured under that
+/// name): `program args… --root <root> --agent <slot>`, its tools approved
+/// (`codex exec` asks nobody).
+#[derive(Clone, Debug)]
+pub struct WorkerServer {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub root: PathBuf,
+}
+
+/// The name Codex knows codenator's MCP server by.
+pub const MCP_SERVER: &str = "codenator";
 
 /// A job to dispatch; paths are absolute.
 #[derive(Clone, Debug, Default)]
@@ -56,6 +90,10 @@ pub struct StartRequest {
     pub thread: Option<String>,
     /// Run this (program and arguments) with the job's JSON on stdin when it ends.
     pub notify: Vec<String>,
+    /// The registered ledger slot the worker works as (see [`JobSpec::slot`]).
+    pub slot: Option<String>,
+    /// Host the worker in a detached tmux session: the tmux executable.
+    pub tmux: Option<PathBuf>,
 }
 
 /// A job as the front ends show it.
@@ -69,6 +107,14 @@ pub struct JobView {
     /// Seconds since it started (until it ended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_seconds: Option<f64>,
+    /// The share of the model's context window in use after the last
+    /// model request, in percent (two decimals); absent when Codex recorded
+    /// no window (unknown, not 0%).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_percent: Option<f64>,
+    /// How to watch a `--tmux` job: `tmux -L <session> attach -t <session>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmux_attach: Option<String>,
 }
 
 /// What `job start` answers.
@@ -140,6 +186,14 @@ fn spec_of(req: &StartRequest) -> Result<JobSpec> {
     if let Some(t) = &req.thread {
         ledger::model::ids::short_id("thread", t)?;
     }
+    if let Some(s) = &req.slot {
+        let slot = SlotId::parse("--slot", s)?;
+        if slot.is_coordinator() || slot.is_broadcast() {
+            return Err(Error::Invalid(format!(
+                "--slot names the worker slot the job works as; {slot} is not one"
+            )));
+        }
+    }
     ledger::model::ids::list("notify", &req.notify)?;
     if req.max_active == Some(0) {
         return Err(Error::Invalid("--max-active must be at least 1".into()));
@@ -154,6 +208,8 @@ fn spec_of(req: &StartRequest) -> Result<JobSpec> {
         task_id: req.task_id.clone(),
         resume_thread: None,
         notify: req.notify.clone(),
+        slot: req.slot.clone(),
+        tmux: req.tmux.as_deref().map(path_string).transpose()?,
     })
 }
 
@@ -163,8 +219,41 @@ fn path_string(p: &Path) -> Result<String> {
         .ok_or_else(|| Error::Invalid(format!("path is not valid UTF-8: {}", p.display())))
 }
 
-/// The `codex` arguments that run a job (no shell: one argument each).
-pub fn codex_args(spec: &JobSpec, prompt: &str) -> Vec<String> {
+/// A string as a TOML value (a `-c key=value` override): JSON's string
+/// syntax is TOML's basic string.
+fn toml_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// The `-c` overrides that register codenator's MCP server speaking for
+/// `slot` (replacing the command and arguments of any `codenator` entry in
+/// the user's configuration).
+fn server_overrides(server: &WorkerServer, slot: &str) -> Vec<String> {
+    let key = format!("mcp_servers.{MCP_SERVER}");
+    let mut args = server.args.clone();
+    args.extend([
+        "--root".into(),
+        server.root.display().to_string(),
+        "--agent".into(),
+        slot.to_string(),
+    ]);
+    let list: Vec<String> = args.iter().map(|a| toml_string(a)).collect();
+    [
+        format!(
+            "{key}.command={}",
+            toml_string(&server.program.display().to_string())
+        ),
+        format!("{key}.args=[{}]", list.join(",")),
+        format!("{key}.default_tools_approval_mode=\"approve\""),
+    ]
+    .into_iter()
+    .flat_map(|o| ["-c".to_string(), o])
+    .collect()
+}
+
+/// The `codex` arguments that run a job (no shell: one argument each);
+/// `server` is the MCP server a `--slot` job registers.
+pub fn codex_args(spec: &JobSpec, prompt: &str, server: Option<&WorkerServer>) -> Vec<String> {
     let mut a: Vec<String> = vec!["exec".into()];
     let push = |a: &mut Vec<String>, flag: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -183,6 +272,9 @@ pub fn codex_args(spec: &JobSpec, prompt: &str) -> Vec<String> {
         .as_ref()
         .map(|r| format!("model_reasoning_effort=\"{r}\""));
     push(&mut a, "-c", &effort);
+    if let (Some(slot), Some(server)) = (&spec.slot, server) {
+        a.extend(server_overrides(server, slot));
+    }
     if spec.resume_thread.is_some() {
         // `-s`/`-C` go before `resume`; the rest after it.
         a.push("resume".into());
@@ -199,11 +291,11 @@ pub fn codex_args(spec: &JobSpec, prompt: &str) -> Vec<String> {
 }
 
 /// `--dry-run`: the prompt and the command, nothing started.
-pub fn dry_run(req: &StartRequest) -> Result<DryRun> {
+pub fn dry_run(req: &StartRequest, server: &WorkerServer) -> Result<DryRun> {
     let spec = spec_of(req)?;
     let prompt = req.envelope.prompt();
     let mut command = vec![spec.codex.clone()];
-    command.extend(codex_args(&spec, &prompt));
+    command.extend(codex_args(&spec, &prompt, Some(server)));
     Ok(DryRun { prompt, command })
 }
 
@@ -247,6 +339,15 @@ impl<'s> Runner<'s> {
                 })
                 .map(|j| j.id.clone())
         });
+        if let Some(s) = &spec.slot {
+            // The earlier jobs of the named thread run before this one.
+            let same_thread: Vec<&str> = all
+                .iter()
+                .filter(|j| req.thread.is_some() && j.thread_name == req.thread)
+                .map(|j| j.id.as_str())
+                .collect();
+            check_slot(&txn, &all, s, spec.task_id.as_deref(), &same_thread)?;
+        }
         let job = Job {
             id: JobId::generate().to_string(),
             coordinator: ctx.caller.slot().to_string(),
@@ -260,9 +361,15 @@ impl<'s> Runner<'s> {
             ..Job::default()
         };
         if let Some(t) = &job.spec.task_id {
+            // A `--slot` job's task is claimed by that slot; otherwise by
+            // the coordinator for the job.
+            let by = match &job.spec.slot {
+                Some(_) => task_ctx(&job)?,
+                None => ctx.clone(),
+            };
             update_task_in(
                 &txn,
-                ctx,
+                &by,
                 &api::UpdateTask {
                     task_id: t.clone(),
                     status: Some("active".into()),
@@ -299,6 +406,10 @@ impl<'s> Runner<'s> {
             if j.continues.as_ref().is_some_and(|c| chain.contains(c)) {
                 chain.push(j.id.clone());
             }
+        }
+        if let Some(s) = &first.spec.slot {
+            let same_thread: Vec<&str> = chain.iter().map(String::as_str).collect();
+            check_slot(&txn, &all, s, None, &same_thread)?;
         }
         let job = Job {
             id: JobId::generate().to_string(),
@@ -378,10 +489,11 @@ impl<'s> Runner<'s> {
                 }
             }
             match self.spawn_supervisor(&job) {
-                Ok((pid, start)) => {
+                Ok((pid, start, session)) => {
                     job.state = JobState::Running;
                     job.pid = Some(pid);
                     job.pid_start = Some(start);
+                    job.tmux_session = session;
                     job.started_at = Some(time::now());
                     records::jobs::save(txn, &job)?;
                     *n += 1;
@@ -397,10 +509,37 @@ impl<'s> Runner<'s> {
     }
 
     /// Start the detached supervisor of a job: its own process group, no
-    /// shell, stdin from /dev/null, stderr to the job's stderr file.
-    fn spawn_supervisor(&self, job: &Job) -> Result<(u32, u64)> {
+    /// shell, stdin from /dev/null, stderr to the job's stderr file; or, for
+    /// a `--tmux` job, as the pane of a new detached tmux session (which
+    /// leads its own process group too). Answers its pid, its start time
+    /// and the tmux session.
+    fn spawn_supervisor(&self, job: &Job) -> Result<(u32, u64, Option<String>)> {
         use std::os::unix::process::CommandExt;
         let id = JobId::parse("job_id", &job.id)?;
+        if let Some(tmux) = &job.spec.tmux {
+            let session = crate::tmux::session_name(&job.id);
+            let mut args: Vec<std::ffi::OsString> =
+                self.launcher.args.iter().map(Into::into).collect();
+            args.extend([
+                "--root".into(),
+                self.store.root().as_os_str().to_owned(),
+                id.as_str().into(),
+            ]);
+            let pid = crate::tmux::start(
+                Path::new(tmux),
+                &session,
+                &job.spec.dir,
+                &self.launcher.exe,
+                &args,
+            )?;
+            let Some(start) = process::start_time(pid) else {
+                crate::tmux::end(tmux, &session);
+                return Err(Error::Invalid(format!(
+                    "the supervisor exited at once in tmux session {session}"
+                )));
+            };
+            return Ok((pid, start, Some(session)));
+        }
         let stderr = records::jobs::open_stderr(self.store, &id)?;
         let mut cmd = Command::new(&self.launcher.exe);
         cmd.args(&self.launcher.args)
@@ -427,7 +566,7 @@ impl<'s> Runner<'s> {
         std::thread::spawn(move || {
             let _ = child.wait();
         });
-        Ok((pid, start))
+        Ok((pid, start, None))
     }
 
     /// Make the records agree with the processes: a running job whose
@@ -462,7 +601,7 @@ impl<'s> Runner<'s> {
         self.launch_queued(&txn)?;
         txn.commit()?;
         for job in &ended {
-            run_notify(job);
+            after_end(job);
         }
         Ok(())
     }
@@ -529,7 +668,7 @@ impl<'s> Runner<'s> {
         self.launch_queued(&txn)?;
         let jobs = records::jobs::load_all(&txn);
         txn.commit()?;
-        run_notify(&job);
+        after_end(&job);
         view_in(&jobs, id).ok_or_else(|| Error::Invalid(format!("job {id} vanished")))
     }
 
@@ -703,19 +842,78 @@ fn view_in(jobs: &[Job], id: &JobId) -> Option<JobView> {
             .unwrap_or_else(chrono::Utc::now);
         (end - s).num_milliseconds() as f64 / 1000.0
     });
+    let context_percent = job
+        .tokens
+        .as_ref()
+        .and_then(ledger::model::job::Tokens::context_percent)
+        .map(|p| (p * 100.0).round() / 100.0);
+    let tmux_attach = job.tmux_session.as_deref().map(crate::tmux::attach_command);
     Some(JobView {
         job,
         queue_position,
         elapsed_seconds,
+        context_percent,
+        tmux_attach,
     })
 }
 
-/// The coordinator a job reports to, as the caller of its messages.
-fn coordinator_ctx(job: &Job) -> Result<Ctx> {
-    Ok(Ctx::new(Caller::new(SlotId::parse(
-        "coordinator",
-        &job.coordinator,
-    )?)))
+/// Who claims and reports a job's task: the slot it works as (`--slot`),
+/// else the coordinator it reports to.
+fn task_ctx(job: &Job) -> Result<Ctx> {
+    let slot = match &job.spec.slot {
+        Some(s) => SlotId::parse("slot", s)?,
+        None => SlotId::parse("coordinator", &job.coordinator)?,
+    };
+    Ok(Ctx::new(Caller::new(slot)))
+}
+
+/// May a new job work as `slot`? It must be registered, have no other job
+/// that has not ended (one worker per slot; the jobs of the thread it
+/// continues, `same_thread`, run before it, one after another, so they do
+/// not count), and own the job's task.
+fn check_slot(
+    txn: &ReadTxn,
+    all: &[Job],
+    slot: &str,
+    task_id: Option<&str>,
+    same_thread: &[&str],
+) -> Result<()> {
+    let id = SlotId::parse("--slot", slot)?;
+    if !records::registry::load(txn)?.is_registered(id.as_str()) {
+        return Err(Error::Invalid(format!(
+            "--slot {id}: the slot is not registered; register it first (`codenator register {id} --project P --focus F --worktree DIR`, or the register_slot tool)"
+        )));
+    }
+    if let Some(other) = all.iter().find(|j| {
+        !j.state.is_final()
+            && j.spec.slot.as_deref() == Some(id.as_str())
+            && !same_thread.contains(&j.id.as_str())
+    }) {
+        return Err(Error::Invalid(format!(
+            "--slot {id}: job {} is {} as that slot; one job works as a slot at a time (wait for it, or continue it with `job send`)",
+            other.id,
+            other.state.as_str()
+        )));
+    }
+    if let Some(t) = task_id {
+        let task = records::tasks::require(txn, &TaskId::parse("task_id", t)?)?;
+        if task.slot != id.as_str() {
+            return Err(Error::Invalid(format!(
+                "--task {t} is assigned to {}, not to {id}: a job working as a slot works on that slot's tasks",
+                task.slot
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What follows a job's end, once it is committed: its
+/// `--notify-on-complete` command, and the end of its tmux session.
+pub fn after_end(job: &Job) {
+    run_notify(job);
+    if let (Some(tmux), Some(session)) = (&job.spec.tmux, &job.tmux_session) {
+        crate::tmux::end(tmux, session);
+    }
 }
 
 /// Send a message about a job to its coordinator, in `txn`.
@@ -798,6 +996,10 @@ pub(crate) fn end_job(
             "\ntokens: {} in ({} cached), {} out",
             t.input, t.cached_input, t.output
         ));
+        match (t.context_percent(), t.context_window) {
+            (Some(p), Some(w)) => body.push_str(&format!("; context {p:.2}% of {w}")),
+            _ => body.push_str("; context window unknown"),
+        }
     }
     if !files.is_empty() {
         body.push_str(&format!("\nfiles: {}", files.join(", ")));
@@ -812,7 +1014,7 @@ pub(crate) fn end_job(
     )?;
     job.callback_id = Some(sent.message.id.clone());
     if let Some(task) = job.spec.task_id.clone() {
-        let ctx = coordinator_ctx(job)?;
+        let ctx = task_ctx(job)?;
         let req = match state {
             JobState::Completed => api::UpdateTask {
                 task_id: task.clone(),

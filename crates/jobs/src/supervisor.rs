@@ -1,9 +1,11 @@
 //! The supervisor: the detached process that runs one job's Codex, reads
 //! its `--json` event stream, keeps the job's record (thread, tokens,
 //! files, summary, progress), records the end with its callback, and then
-//! starts the next queued jobs.
+//! starts the next queued jobs. The transcript also goes to its stdout:
+//! nowhere for a plain job, the pane a person watches for a `--tmux` one.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,7 @@ impl Seen {
                     cached_input: usage.cached_input_tokens,
                     output: usage.output_tokens,
                     reasoning_output: usage.reasoning_output_tokens,
+                    ..Tokens::default()
                 };
                 let line = format!(
                     "[turn completed: {} input ({} cached), {} output tokens]",
@@ -119,6 +122,18 @@ impl Seen {
         }
     }
 
+    /// The context figures of the thread's session record, into the tokens.
+    fn read_context(&mut self, codex_home: &Path, thread_id: &str) {
+        let Some(ctx) = crate::rollout::context(codex_home, thread_id) else {
+            tracing::debug!("no token_count in the session record of thread {thread_id}");
+            return;
+        };
+        if let Some(t) = self.tokens.as_mut() {
+            t.context_used = Some(ctx.used);
+            t.context_window = ctx.window;
+        }
+    }
+
     /// Copy what was seen into the record.
     fn fill(&self, job: &mut Job) {
         if self.thread_id.is_some() {
@@ -148,8 +163,15 @@ fn short(s: &str) -> String {
     out
 }
 
-/// Run job `id` (this process was started for it by [`Runner`]).
-pub fn supervise(store: &Store, launcher: Launcher, id: &JobId) -> Result<()> {
+/// Run job `id` (this process was started for it by [`Runner`]);
+/// `codex_home` is where Codex keeps its session records (the context
+/// window is read there).
+pub fn supervise(
+    store: &Store,
+    launcher: Launcher,
+    id: &JobId,
+    codex_home: Option<&Path>,
+) -> Result<()> {
     let me = std::process::id();
     let job = {
         // Waits until the starter's transaction (which recorded this
@@ -165,8 +187,14 @@ pub fn supervise(store: &Store, launcher: Launcher, id: &JobId) -> Result<()> {
         );
         return Ok(());
     }
+    let server = launcher.server(store.root());
     let runner = Runner::new(store, launcher);
-    let outcome = run_codex(store, &job);
+    let outcome = run_codex(store, &job, &server).map(|(mut seen, status)| {
+        if let (Some(home), Some(thread)) = (codex_home, seen.thread_id.clone()) {
+            seen.read_context(home, &thread);
+        }
+        (seen, status)
+    });
     let txn = store.write()?;
     let mut current = records::jobs::require(&txn, id)?;
     match outcome {
@@ -181,7 +209,17 @@ pub fn supervise(store: &Store, launcher: Launcher, id: &JobId) -> Result<()> {
     }
     runner.launch_queued(&txn)?;
     txn.commit()?;
-    runner::run_notify(&current);
+    show(&format!(
+        "[job {id} {}{}]",
+        current.state.as_str(),
+        current
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    ));
+    // Last: for a `--tmux` job this ends the session this process runs in.
+    runner::after_end(&current);
     Ok(())
 }
 
@@ -205,12 +243,24 @@ fn ending(seen: &Seen, status: std::process::ExitStatus) -> (JobState, String, O
     (JobState::Failed, reason, code)
 }
 
+/// A transcript line on stdout (a `--tmux` job's pane); a closed stdout
+/// is nobody watching.
+fn show(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
 /// Start Codex and follow its stream to the end.
-fn run_codex(store: &Store, job: &Job) -> Result<(Seen, std::process::ExitStatus)> {
+fn run_codex(
+    store: &Store,
+    job: &Job,
+    server: &runner::WorkerServer,
+) -> Result<(Seen, std::process::ExitStatus)> {
     let id = JobId::parse("job_id", &job.id)?;
     let stderr = records::jobs::open_stderr(store, &id)?;
     let mut child = Command::new(&job.spec.codex)
-        .args(runner::codex_args(&job.spec, &job.prompt))
+        .args(runner::codex_args(&job.spec, &job.prompt, Some(server)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -221,7 +271,9 @@ fn run_codex(store: &Store, job: &Job) -> Result<(Seen, std::process::ExitStatus
         })?;
     let codex_pid = child.id();
     update(store, &id, |j| j.codex_pid = Some(codex_pid))?;
-    records::jobs::append_log(store, &id, &format!("[codex pid {codex_pid}]"))?;
+    let started = format!("[codex pid {codex_pid}]");
+    records::jobs::append_log(store, &id, &started)?;
+    show(&started);
     let mut seen = Seen::default();
     let mut last_sent: Option<Instant> = None;
     if let Some(out) = child.stdout.take() {
@@ -240,6 +292,7 @@ fn run_codex(store: &Store, job: &Job) -> Result<(Seen, std::process::ExitStatus
             let (note, text) = seen.take(ev);
             if let Some(t) = &text {
                 records::jobs::append_log(store, &id, t)?;
+                show(t);
             }
             if let Some(n) = &note {
                 seen.notes.push(n.clone());

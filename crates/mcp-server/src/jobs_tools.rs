@@ -20,13 +20,7 @@ fn runner(store: &Store) -> Result<Runner<'_>> {
             format!("cannot find this server's executable: {e}"),
         )
     })?;
-    Ok(Runner::new(
-        store,
-        Launcher {
-            exe,
-            args: vec!["job".into(), "supervise".into()],
-        },
-    ))
+    Ok(Runner::new(store, Launcher::new(exe)))
 }
 
 fn id(s: &str) -> Result<JobId> {
@@ -78,6 +72,8 @@ pub fn dispatch(store: &Store, ctx: &Ctx, p: &DispatchJob) -> Result<StartRespon
         max_active: None,
         thread: p.thread.clone(),
         notify: Vec::new(),
+        slot: p.slot.clone(),
+        tmux: None,
     };
     runner(store)?
         .dispatch(ctx, &req)

@@ -584,15 +584,12 @@ pub fn supervise_job(args: &[std::ffi::OsString]) -> anyhow::Result<()> {
         _ => anyhow::bail!("usage: job supervise --root ROOT JOB_ID"),
     };
     let store = host::root::Root::resolve(Some(&root))?.open_existing()?;
-    let exe = std::env::current_exe()?;
-    let launcher = jobs::Launcher {
-        exe,
-        args: vec!["job".into(), "supervise".into()],
-    };
+    let launcher = jobs::Launcher::new(std::env::current_exe()?);
     jobs::supervisor::supervise(
         &store,
         launcher,
         &ledger::model::JobId::parse("job_id", &id)?,
+        host::codex::home().as_deref(),
     )?;
     Ok(())
 }

@@ -32,7 +32,18 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
-    let args = Args::parse();
+    // `codenator-mcp mcp …` is `codenator mcp …` (what a job's Codex runs
+    // for `--slot`, whichever of the two binaries dispatched it).
+    let args = if argv.get(1).is_some_and(|a| a == "mcp") {
+        Args::parse_from(
+            argv.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 1)
+                .map(|(_, a)| a),
+        )
+    } else {
+        Args::parse()
+    };
     let result = match codenator_mcp::Config::resolve(args.root, args.agent) {
         Ok(config) => codenator_mcp::serve_stdio(config).await,
         Err(e) => Err(e),

@@ -122,6 +122,19 @@ pub fn run(env: &Env, a: &Args) -> anyhow::Result<u8> {
             },
         ),
         check(
+            "tmux",
+            false,
+            host::tmux()
+                .map(|t| format!("for `job start --tmux`: {}", t.display()))
+                .ok_or_else(|| {
+                    (
+                        "no tmux on PATH: `job start --tmux` cannot run (jobs without it can)"
+                            .into(),
+                        host::TMUX_INSTALL.into(),
+                    )
+                }),
+        ),
+        check(
             "ledger",
             false,
             env.store_without_import()

@@ -86,6 +86,14 @@ pub struct StartArgs {
     /// Tie the job to a ledger task: it is claimed now and reported when the job completes.
     #[arg(long)]
     pub task: Option<String>,
+    /// Work as this registered slot: the worker's codenator tools speak for it, and the --task
+    /// (which must be the slot's) is claimed and reported by it. One job per slot at a time.
+    #[arg(long, value_name = "SLOT")]
+    pub slot: Option<String>,
+    /// Host the worker in a detached tmux session (`codenator-<job id>`, on a tmux server of its
+    /// own) that you can attach to and watch; `job status` prints the attach command.
+    #[arg(long)]
+    pub tmux: bool,
     /// Set the worker limit per coordinator (kept in the ledger; default 6).
     #[arg(long, value_name = "N")]
     pub max_active: Option<u32>,
@@ -184,10 +192,7 @@ pub struct CleanArgs {
 /// This program as the jobs' supervisor.
 fn launcher() -> anyhow::Result<Launcher> {
     let exe = std::env::current_exe().context("cannot find this program's executable")?;
-    Ok(Launcher {
-        exe,
-        args: vec!["job".into(), "supervise".into()],
-    })
+    Ok(Launcher::new(exe))
 }
 
 fn job_id(s: &str) -> anyhow::Result<JobId> {
@@ -319,7 +324,12 @@ pub fn run(env_top: &Common, args: &JobArgs) -> anyhow::Result<u8> {
         ),
         JobCommand::Supervise(a) => {
             let store = Env::new(env_top, &a.common).store_without_import()?;
-            jobs::supervisor::supervise(&store, launcher()?, &job_id(&a.id)?)?;
+            jobs::supervisor::supervise(
+                &store,
+                launcher()?,
+                &job_id(&a.id)?,
+                host::codex::home().as_deref(),
+            )?;
             Ok(0)
         }
     }
@@ -350,6 +360,15 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
         bail!(
             "no Codex found: pass --codex PATH, set CODENATOR_CODEX, or install it (`npm install -g @openai/codex`)"
         );
+    };
+    let tmux = match a.tmux {
+        true => Some(host::tmux().with_context(|| {
+            format!(
+                "--tmux needs tmux, and there is none on PATH: {}, or start the job without --tmux",
+                host::TMUX_INSTALL
+            )
+        })?),
+        false => None,
     };
     let cwd = host::cwd().context("cannot read the current directory")?;
     let abs = |p: &PathBuf| host::root::absolute(&cwd, p);
@@ -382,9 +401,11 @@ fn start(env: &Env, a: &StartArgs) -> anyhow::Result<u8> {
                 .with_context(|| format!("--notify-on-complete: cannot split {c:?} into words"))?,
             None => Vec::new(),
         },
+        slot: a.slot.clone(),
+        tmux,
     };
     if a.dry_run {
-        let dry = jobs::runner::dry_run(&req)?;
+        let dry = jobs::runner::dry_run(&req, &launcher()?.server(&env.root()?.path))?;
         if a.json {
             print_json(&dry)?;
         } else {
@@ -475,11 +496,23 @@ fn print_job(v: &jobs::JobView) -> anyhow::Result<()> {
     if let Some(e) = v.elapsed_seconds {
         line.push_str(&format!("  {e:.1}s"));
     }
+    if let Some(s) = &j.spec.slot {
+        line.push_str(&format!("  as {s}"));
+    }
     if let Some(t) = &j.tokens {
         line.push_str(&format!(
             "  tokens {} in ({} cached) {} out",
             t.input, t.cached_input, t.output
         ));
+        match (t.context_used, t.context_window, v.context_percent) {
+            (Some(used), Some(window), Some(p)) => {
+                line.push_str(&format!("  context {used} of {window} ({p:.2}%)"));
+            }
+            (Some(used), _, _) => {
+                line.push_str(&format!("  context {used} of an unknown window"));
+            }
+            _ => line.push_str("  context unknown"),
+        }
     }
     if !j.files_modified.is_empty() {
         line.push_str(&format!("  {} file(s)", j.files_modified.len()));
@@ -501,6 +534,9 @@ fn print_job(v: &jobs::JobView) -> anyhow::Result<()> {
     };
     if !text.is_empty() {
         say!("    {}", text.lines().next().unwrap_or_default());
+    }
+    if let (Some(session), Some(attach)) = (&j.tmux_session, &v.tmux_attach) {
+        say!("    tmux session {session}: watch with `{attach}`");
     }
     Ok(())
 }

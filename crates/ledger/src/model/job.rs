@@ -43,13 +43,33 @@ impl JobState {
     }
 }
 
-/// Token counts from Codex's `turn.completed` usage.
+/// Token counts from Codex's `turn.completed` usage, and how full the
+/// context window is, from Codex's own session record.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Tokens {
     pub input: u64,
     pub cached_input: u64,
     pub output: u64,
     pub reasoning_output: u64,
+    /// Tokens in the context window after the job's last model request
+    /// (`last_token_usage.total_tokens` of the session's last `token_count`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_used: Option<u64>,
+    /// The model's context window as Codex recorded it
+    /// (`model_context_window`); absent when Codex did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+}
+
+impl Tokens {
+    /// The share of the context window used, in percent; `None` when the
+    /// window (or what is in it) is unknown.
+    pub fn context_percent(&self) -> Option<f64> {
+        match (self.context_used, self.context_window) {
+            (Some(used), Some(window)) if window > 0 => Some(used as f64 * 100.0 / window as f64),
+            _ => None,
+        }
+    }
 }
 
 /// A file Codex changed (a `file_change` item): absolute path and kind
@@ -88,6 +108,15 @@ pub struct JobSpec {
     /// The ledger task this job claims and reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+    /// The ledger slot the worker works as (`--slot`): its codenator MCP
+    /// server speaks for this slot, and its task is claimed and reported
+    /// by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
+    /// The tmux executable, when the worker is hosted in a detached tmux
+    /// session (`--tmux`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmux: Option<String>,
 }
 
 /// One background Codex job.
@@ -124,6 +153,10 @@ pub struct Job {
     pub pid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_start: Option<u64>,
+    /// The tmux session (on its own server, `tmux -L <name>`) hosting the
+    /// supervisor, for `--tmux` jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmux_session: Option<String>,
     /// The Codex process the supervisor started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codex_pid: Option<u32>,
