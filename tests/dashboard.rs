@@ -593,13 +593,15 @@ async fn the_api_answers_and_writes_nothing_on_a_ledger_with_a_board() -> anyhow
     assert_eq!(ids, [failed.as_str(), done.as_str()], "{jobs:?}");
     let (f, d) = (&jobs[0], &jobs[1]);
     assert_eq!(d["state"], "completed", "{d}");
-    assert_eq!(d["slot"], "coordinator");
+    assert_eq!(d["coordinator"], "coordinator");
+    assert_eq!(d["slot"], Value::Null, "dispatched without --slot: {d}");
     assert_eq!(d["title"], "Add alpha.rs and document it");
     assert_eq!(d["summary"], "Added alpha.rs and updated the README.");
     assert_eq!(d["exit_code"], 0);
     assert_eq!(
         d["tokens"],
-        json!({"input": 1200, "cached_input": 200, "output": 34, "reasoning_output": 0, "total": 1234})
+        json!({"input": 1200, "cached_input": 200, "output": 34, "reasoning_output": 0, "total": 1234,
+               "context_used": null, "context_window": null, "context_percent": null})
     );
     assert_eq!(
         d["files"],
@@ -1069,6 +1071,7 @@ async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Res
     for what in [
         "completed",
         "Add alpha.rs and document it",
+        "from coordinator",
         "1234 tokens",
         "2 files",
         "alpha.rs",

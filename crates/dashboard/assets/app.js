@@ -219,7 +219,7 @@
       }
     }
     for (const j of s.jobs.jobs || []) {
-      if (j.state === "failed") items.push({ tone: "bad", title: `Job ${j.job_id} failed`, detail: [j.title || j.slot, j.reason ? ` · ${j.reason}` : "", " · ", when(j.updated_at)], task: j.task_id });
+      if (j.state === "failed") items.push({ tone: "bad", title: `Job ${j.job_id} failed`, detail: [j.title || j.slot || j.coordinator, j.reason ? ` · ${j.reason}` : "", " · ", when(j.updated_at)], task: j.task_id });
     }
     const pause = s.board.progress.summary_pause;
     if (pause.due) items.push({ tone: "warn", title: "Summary pause due", detail: [pause.reason || "stop, summarize, record the pause"] });
@@ -367,8 +367,9 @@
       h("div", { class: "feed-head" }, badge(j.state, JOB_TONE[j.state] || "idle"),
         h("span", { class: "feed-title", title: j.job_id }, j.title || j.job_id),
         j.task_id ? taskLink(j.task_id) : null),
-      h("div", { class: "sub" }, mono(j.job_id), " · ", j.slot,
-        j.tokens ? h("span", { class: "job-tokens", title: `${j.tokens.input} input (${j.tokens.cached_input} cached), ${j.tokens.output} output` }, ` · ${j.tokens.total} tokens`) : null,
+      h("div", { class: "sub" }, mono(j.job_id), " · ", j.slot ? h("span", { class: "job-slot", title: `dispatched by ${j.coordinator}` }, `as ${j.slot}`) : `from ${j.coordinator}`,
+        j.tokens ? h("span", { class: "job-tokens", title: `${j.tokens.input} input (${j.tokens.cached_input} cached), ${j.tokens.output} output` + (j.tokens.context_window ? `; ${j.tokens.context_used} of ${j.tokens.context_window} context tokens` : "") }, ` · ${j.tokens.total} tokens` + (j.tokens.context_percent !== null && j.tokens.context_percent !== undefined ? ` · ${j.tokens.context_percent.toFixed(1)}% of context` : "")) : null,
+        j.tmux_session ? h("span", { class: "job-tmux mono", title: `tmux -L ${j.tmux_session} attach -t ${j.tmux_session}` }, ` · tmux ${j.tmux_session}`) : null,
         j.exit_code !== null && j.exit_code !== undefined ? ` · exit ${j.exit_code}` : null,
         " · ", j.ended_at ? ["ended ", when(j.ended_at)] : j.started_at ? ["started ", when(j.started_at)] : ["queued ", when(j.created_at)]),
       j.files.length ? h("div", { class: "sub job-files" }, `${j.files.length} file${j.files.length === 1 ? "" : "s"}: `,

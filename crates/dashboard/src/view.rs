@@ -87,8 +87,12 @@ pub struct Jobs {
 #[derive(Debug, Serialize)]
 pub struct JobRow {
     pub job_id: String,
-    /// The slot that dispatched it.
-    pub slot: String,
+    /// The slot that dispatched it (its callbacks go there).
+    pub coordinator: String,
+    /// The slot the worker works as (`job start --slot`), if any.
+    pub slot: Option<String>,
+    /// The detached tmux session hosting it (`job start --tmux`), if any.
+    pub tmux_session: Option<String>,
     pub task_id: Option<String>,
     /// queued, running, completed, failed or killed.
     pub state: JobState,
@@ -120,6 +124,11 @@ pub struct JobTokens {
     pub reasoning_output: u64,
     /// Input plus output (cached input is part of input).
     pub total: u64,
+    /// Tokens in the context window after the last model request, the
+    /// window, and the share used: absent when Codex did not record them.
+    pub context_used: Option<u64>,
+    pub context_window: Option<u64>,
+    pub context_percent: Option<f64>,
 }
 
 impl JobRow {
@@ -145,7 +154,9 @@ impl JobRow {
         let progress = job.progress[n.saturating_sub(JOB_NOTES)..].to_vec();
         JobRow {
             job_id: job.id,
-            slot: job.coordinator,
+            coordinator: job.coordinator,
+            slot: job.spec.slot,
+            tmux_session: job.tmux_session,
             task_id: job.spec.task_id,
             state: job.state,
             title,
@@ -156,6 +167,9 @@ impl JobRow {
             ended_at: job.ended_at,
             updated_at,
             tokens: job.tokens.map(|t| JobTokens {
+                context_percent: t.context_percent(),
+                context_used: t.context_used,
+                context_window: t.context_window,
                 total: t.input + t.output,
                 input: t.input,
                 cached_input: t.cached_input,

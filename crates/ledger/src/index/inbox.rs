@@ -328,6 +328,17 @@ fn effective_seq(obj: &serde_json::Map<String, Value>, line_no: u64) -> u64 {
     obj.get("seq").and_then(Value::as_u64).unwrap_or(line_no)
 }
 
+/// Whether [`catch_up`] must first check that the state still describes
+/// the ledger and the index files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// The state was read from disk: anyone may have changed the ledger.
+    Verify,
+    /// The state was verified in this write transaction and only the
+    /// transaction itself has appended since (the exclusive lock is held).
+    VerifiedInTxn,
+}
+
 /// Index the ledger bytes past `state.covered`. With `persist`, records go
 /// to the index files and the state is saved (the caller holds the
 /// exclusive lock); otherwise they are returned as an overlay.
@@ -335,6 +346,7 @@ fn catch_up(
     layout: &Layout,
     state: &mut IndexState,
     persist: bool,
+    check: Check,
 ) -> Result<(Overlay, bool, bool)> {
     let mut overlay = Overlay::default();
     let mut files_valid = true;
@@ -349,7 +361,9 @@ fn catch_up(
         return Ok((overlay, false, files_valid));
     };
     let has_index = state.covered > 0 || state.records > 0 || state.ledger_ino != meta.ino;
-    if has_index && !still_describes(layout, state, &meta)? {
+    // A ledger the state does not name (just created) is checked anyway.
+    let verify = check == Check::Verify || state.ledger_ino != meta.ino;
+    if has_index && verify && !still_describes(layout, state, &meta)? {
         if state.covered > 0 {
             tracing::warn!(
                 "the inbox index no longer describes messages/ledger.jsonl (replaced, truncated or edited in place); rebuilding it from the ledger"
@@ -612,7 +626,7 @@ fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Me
 /// The view of the index from `state`, caught up with the ledger (and
 /// saved, with `persist`).
 fn make_view(layout: &Layout, mut state: IndexState, persist: bool) -> Result<LedgerView> {
-    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, persist)?;
+    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, persist, Check::Verify)?;
     Ok(LedgerView {
         state,
         overlay,
@@ -853,9 +867,9 @@ pub(crate) fn append_lines(txn: &WriteTxn, lines: &[Vec<u8>], redo: bool) -> Res
     }
     sfs::append(&path, &bytes, false)?;
     // Index the lines just written (nothing else can have come in between:
-    // the lock is held).
+    // the lock is held, and `sync_index` verified the state above).
     let mut state = view.state;
-    catch_up(layout, &mut state, true)?;
+    catch_up(layout, &mut state, true, Check::VerifiedInTxn)?;
     Ok(())
 }
 
