@@ -41,6 +41,12 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// (dead, not yet reaped).
 #[cfg(not(target_os = "linux"))]
 pub fn start_time(pid: u32) -> Option<u64> {
+    with_process(pid, |p| Some(p.start_time()))
+}
+
+/// `f` of the live process `pid`, asking the system about that one only.
+#[cfg(not(target_os = "linux"))]
+fn with_process<T>(pid: u32, f: impl FnOnce(&sysinfo::Process) -> Option<T>) -> Option<T> {
     let pid = sysinfo::Pid::from_u32(pid);
     let mut sys = sysinfo::System::new();
     sys.refresh_processes_specifics(
@@ -48,9 +54,7 @@ pub fn start_time(pid: u32) -> Option<u64> {
         true,
         sysinfo::ProcessRefreshKind::nothing(),
     );
-    sys.process(pid)
-        .filter(|p| live(p.status()))
-        .map(sysinfo::Process::start_time)
+    sys.process(pid).filter(|p| live(p.status())).and_then(f)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -233,14 +237,7 @@ pub fn kill_tree(root: u32) -> usize {
 
 #[cfg(windows)]
 fn terminate(pid: u32) -> bool {
-    let pid = sysinfo::Pid::from_u32(pid);
-    let mut sys = sysinfo::System::new();
-    sys.refresh_processes_specifics(
-        sysinfo::ProcessesToUpdate::Some(&[pid]),
-        true,
-        sysinfo::ProcessRefreshKind::nothing(),
-    );
-    sys.process(pid).is_some_and(sysinfo::Process::kill)
+    with_process(pid, |p| p.kill().then_some(())).is_some()
 }
 
 /// Make `cmd` start detached from the caller: a process (and group) of its
