@@ -276,3 +276,46 @@ pub fn sync_filesystem(dir: &Path, files: &[std::path::PathBuf]) -> Result<()> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The portable surface as the rest of the ledger uses it (run on
+    /// Linux here; the same test is what a macOS or Windows run would
+    /// check first).
+    #[test]
+    fn positional_io_identity_replace_and_flush()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("record.json");
+        std::fs::write(&p, b"hello world")?;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)?;
+        write_all_at(&f, b"W", 6)?;
+        let mut word = [0u8; 5];
+        read_exact_at(&f, &mut word, 6)?;
+        assert_eq!(&word, b"World");
+        let mut past_end = [0u8; 4];
+        let short = read_exact_at(&f, &mut past_end, 9).map_err(|e| e.kind());
+        assert_eq!(short, Err(io::ErrorKind::UnexpectedEof));
+        drop(f);
+
+        let before = stat(&p)?;
+        assert_eq!(before, stat(&p)?, "nothing changed, same stat");
+        assert_eq!(before.len, 11);
+        let tmp = dir.path().join(".record.json.tmp");
+        std::fs::write(&tmp, b"hello world")?;
+        put_in_place(&tmp, &p, Durability::Journaled)?;
+        let after = stat(&p)?;
+        assert_ne!(before.id, after.id, "a replaced file is another file");
+        assert!(!tmp.exists(), "the temp file is gone");
+        assert_eq!(std::fs::read(&p)?, b"hello world");
+
+        sync_dir(dir.path())?;
+        sync_filesystem(dir.path(), &[p.clone(), dir.path().join("removed.json")])?;
+        Ok(())
+    }
+}
