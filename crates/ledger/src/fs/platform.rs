@@ -240,10 +240,12 @@ pub fn sync_dir(dir: &Path) -> io::Result<bool> {
 ///   of their directories (a removal is made durable there) and of `dir`.
 /// - Windows: a flush of each of `files` that exists (`FlushFileBuffers`,
 ///   which needs a handle open for writing); their renames were written
-///   through when they were made ([`put_in_place`]). A record removed
-///   since the last checkpoint may come back after a power loss: Windows
-///   offers no way to make a removal durable short of flushing the whole
-///   volume, which needs administrator rights.
+///   through when they were made ([`put_in_place`]). A removal is not
+///   made durable: Windows offers no way to short of flushing the whole
+///   volume, which needs administrator rights. So a record removed before
+///   the checkpoint can come back if the power fails soon after it (NTFS
+///   commits the removal lazily, and the emptied journal no longer names
+///   it).
 pub fn sync_filesystem(dir: &Path, files: &[std::path::PathBuf]) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
