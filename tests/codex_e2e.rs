@@ -8,6 +8,9 @@
 //! feeds the tool results back to the mock, which records them.
 //!
 //! Codex must be installed first: `npm ci --prefix tools/codex`.
+//!
+//! Unix only: it kills Codex's process group on a timeout (`kill -KILL -PGID`).
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -17,6 +17,9 @@
 //! the_page` also saves the README's screenshot of the seeded ledger
 //! (`CODENATOR_SCREENSHOT_FULL=<png>`: the whole page;
 //! `CODENATOR_SCREENSHOT_TASK=<png>`: a task's record).
+// The two tests that seed background jobs are Unix only (see `seed_jobs`);
+// elsewhere the helpers only they use are unused.
+#![cfg_attr(not(unix), allow(dead_code))]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -329,10 +332,12 @@ async fn seed_without_board(root: &Path) -> anyhow::Result<Client> {
 
 /// What the fake Codex of [`seed_jobs`] prints on stdout (`codex exec
 /// --json` events) and its exit code.
+#[cfg(unix)]
 const CODEX_DONE: &str = r#"{"type":"thread.started","thread_id":"th-done"}
 {"type":"item.completed","item":{"id":"i0","type":"file_change","changes":[{"path":"/srv/work/src/alpha.rs","kind":"add"},{"path":"/srv/work/README.md","kind":"update"}],"status":"completed"}}
 {"type":"item.completed","item":{"id":"i1","type":"agent_message","text":"Added alpha.rs and updated the README."}}
 {"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34}}"#;
+#[cfg(unix)]
 const CODEX_FAIL: &str = r#"{"type":"thread.started","thread_id":"th-fail"}
 {"type":"item.completed","item":{"id":"i0","type":"command_execution","command":"cargo test --workspace","exit_code":101}}
 {"type":"turn.failed","error":{"message":"the model stream broke"}}"#;
@@ -343,6 +348,8 @@ const CODEX_FAIL: &str = r#"{"type":"thread.started","thread_id":"th-fail"}
 /// its tokens, one failed. Returns their ids (completed, failed) and the
 /// directory holding the scripts (keep it alive). Waits until both
 /// supervisors have exited, so nothing writes under the root afterwards.
+/// Unix only: the fake Codex is a shell script.
+#[cfg(unix)]
 fn seed_jobs(root: &Path) -> anyhow::Result<(String, String, test_support::TempDir)> {
     use std::os::unix::fs::PermissionsExt;
     let work = test_support::temp_dir("codenator-jobs-");
@@ -565,6 +572,8 @@ fn exercise(admin: &Admin, task_id: &str) -> anyhow::Result<Value> {
     Ok(s)
 }
 
+// Seeds jobs with a shell-script Codex (see `seed_jobs`).
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_and_writes_nothing_on_a_ledger_with_a_board() -> anyhow::Result<()> {
     let root = temp_root();
@@ -932,6 +941,8 @@ fn wait_pool(b: &mut Browser, ids: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+// Seeds jobs with a shell-script Codex (see `seed_jobs`).
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_the_team_filters_and_follows_the_ledger() -> anyhow::Result<()> {
     let root = temp_root();

@@ -5,6 +5,9 @@
 //! `codenator mcp` server.
 //!
 //! Codex must be installed first: `npm ci --prefix tools/codex`.
+//!
+//! Unix only: it starts the app-server in a process group of its own and kills the group.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -67,15 +67,19 @@ fn parse_host(host: &str) -> anyhow::Result<IpAddr> {
         .with_context(|| format!("--host must be an IP address or localhost (got {host:?})"))
 }
 
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C, or SIGTERM on Unix (Windows has no SIGTERM: Ctrl-C and
+/// Ctrl-Break are what `ctrl_c` hears there).
 async fn shutdown() {
     let term = async {
+        #[cfg(unix)]
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(_) => std::future::pending::<()>().await,
         }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -508,13 +508,12 @@ impl<'s> Runner<'s> {
         Ok(())
     }
 
-    /// Start the detached supervisor of a job: its own process group, no
-    /// shell, stdin from /dev/null, stderr to the job's stderr file; or, for
-    /// a `--tmux` job, as the pane of a new detached tmux session (which
-    /// leads its own process group too). Answers its pid, its start time
-    /// and the tmux session.
+    /// Start the detached supervisor of a job: its own process group (see
+    /// [`process::detach`]), no shell, stdin from the null device, stderr
+    /// to the job's stderr file; or, for a `--tmux` job, as the pane of a
+    /// new detached tmux session (which leads its own process group too).
+    /// Answers its pid, its start time and the tmux session.
     fn spawn_supervisor(&self, job: &Job) -> Result<(u32, u64, Option<String>)> {
-        use std::os::unix::process::CommandExt;
         let id = JobId::parse("job_id", &job.id)?;
         if let Some(tmux) = &job.spec.tmux {
             let session = crate::tmux::session_name(&job.id);
@@ -548,8 +547,8 @@ impl<'s> Runner<'s> {
             .arg(id.as_str())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .process_group(0);
+            .stderr(stderr);
+        process::detach(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| Error::Spawn {
             what: self.launcher.exe.display().to_string(),
             source: e,

@@ -225,12 +225,11 @@ pub fn supervise(
 
 /// The end a finished Codex means: state, reason, exit code.
 fn ending(seen: &Seen, status: std::process::ExitStatus) -> (JobState, String, Option<i32>) {
-    use std::os::unix::process::ExitStatusExt;
     let code = status.code();
     if status.success() && seen.turn_completed && seen.failure.is_none() {
         return (JobState::Completed, String::new(), code);
     }
-    let how = match (code, status.signal()) {
+    let how = match (code, crate::process::ending_signal(&status)) {
         (Some(c), _) => format!("codex exited with code {c}"),
         (None, Some(s)) => format!("codex was killed by signal {s}"),
         _ => "codex ended".to_string(),

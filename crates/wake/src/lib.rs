@@ -76,8 +76,14 @@ impl Settings {
     /// The Codex command for a wake of `slot`: codenator's MCP server
     /// rooted at the ledger, speaking as the slot. Under `never` nothing
     /// can be asked, so the worker tools are approved in the configuration
-    /// (`approval_mode = "approve"`); under `on-request` Codex asks, and the
-    /// policy accepts exactly those tools.
+    /// (`approval_mode = "approve"`): a user's `approval_mode = "prompt"`
+    /// for one of them would otherwise have its calls refused. Under
+    /// `on-request` the configuration is left alone: with Codex's default
+    /// settings it does not ask about MCP tool calls at all; it asks only
+    /// about a tool the user's configuration sets to `"prompt"` (as the
+    /// `server_requests` test of the app-server client does), and then
+    /// the policy ([`Settings::policy_for`]) accepts exactly the worker
+    /// tools.
     pub fn codex_for(&self, slot: &str) -> Codex {
         let mut codex = self.codex.clone();
         if let Some(mcp) = &self.mcp {

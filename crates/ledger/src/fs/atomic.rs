@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::power;
+use super::{platform, power};
 use crate::error::{Error, IoContext, Result};
 
 /// How hard a write must try to survive power loss.
@@ -66,43 +66,21 @@ pub fn sync_data(f: &File, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// fsync a directory so a rename or a new entry in it is durable.
+/// fsync a directory so a rename or a new entry in it is durable (see
+/// [`platform::sync_dir`] for Windows, which cannot).
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    count_fsync();
-    File::open(dir).at(dir)?.sync_all().at(dir)?;
+    if platform::sync_dir(dir).at(dir)? {
+        count_fsync();
+    }
     power::synced(dir);
     Ok(())
 }
 
-/// Flush every file of the file system holding `dir` (syncfs(2) on Linux;
-/// elsewhere the listed files and their directories, one fsync each).
+/// Flush every file the journal's checkpoint needs durable: the whole file
+/// system on Linux, the listed files elsewhere ([`platform::sync_filesystem`]).
 pub fn sync_everything(dir: &Path, files: &[std::path::PathBuf]) -> Result<()> {
     count_fsync();
-    #[cfg(target_os = "linux")]
-    {
-        let _ = files;
-        let d = File::open(dir).at(dir)?;
-        rustix::fs::syncfs(&d).map_err(|e| Error::Io {
-            path: dir.to_path_buf(),
-            source: e.into(),
-        })?;
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let mut dirs = std::collections::BTreeSet::new();
-        for f in files {
-            if let Ok(h) = File::open(f) {
-                h.sync_all().at(f)?;
-            }
-            if let Some(p) = f.parent() {
-                dirs.insert(p.to_path_buf());
-            }
-        }
-        for d in dirs {
-            File::open(&d).at(&d)?.sync_all().at(&d)?;
-        }
-        File::open(dir).at(dir)?.sync_all().at(dir)?;
-    }
+    platform::sync_filesystem(dir, files)?;
     power::synced_all();
     Ok(())
 }
@@ -134,7 +112,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
             sync_data(&f, &tmp)?;
         }
         drop(f);
-        put_in_place(&tmp, path)?;
+        platform::put_in_place(&tmp, path, durability).at(path)?;
         if durable {
             sync_dir(dir)?;
             power::synced(path);
@@ -145,28 +123,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-/// Put `tmp` in the place of `path`. An existing file is swapped out
-/// (`renameat2` with `RENAME_EXCHANGE`) and then removed: a plain rename
-/// over an existing file makes ext4 start writing the new file's data back
-/// there and then (its `auto_da_alloc`), 0.2 to 1 ms per record on this
-/// project's disk, which is what the journal's single fsync is meant to
-/// save. Readers see the old file or the new one, never none. A crash
-/// between the swap and the removal leaves a temp file with the old
-/// content, which `doctor` removes.
-fn put_in_place(tmp: &Path, path: &Path) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        // Fails when there is no file yet (or the file system cannot
-        // swap): then a plain rename, which has nothing to write back.
-        if renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE).is_ok() {
-            let _ = fs::remove_file(tmp);
-            return Ok(());
-        }
-    }
-    fs::rename(tmp, path).at(path)
 }
 
 /// Serialise `value` as JSON plus a newline: pretty for primary records
@@ -263,7 +219,7 @@ pub fn overwrite_page(path: &Path, bytes: &[u8]) -> Result<bool> {
     let mut page = [b' '; PAGE];
     page[..bytes.len()].copy_from_slice(bytes);
     page[PAGE - 1] = b'\n';
-    std::os::unix::fs::FileExt::write_all_at(&f, &page, 0).at(path)?;
+    platform::write_all_at(&f, &page, 0).at(path)?;
     Ok(true)
 }
 

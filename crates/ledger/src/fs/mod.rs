@@ -5,12 +5,16 @@
 //! - [`lock`]: the advisory lock every reader and writer of a store takes.
 //! - [`power`]: the power-loss test's record of unsynced writes (off
 //!   unless a test turns it on).
+//! - [`platform`]: what differs between Linux, macOS and Windows
+//!   (positional I/O, file identity, replacing a file, flushing a
+//!   directory or the file system), so nothing else needs a `cfg`.
 //! - [`jsonl`]: the one scanner of JSON-lines files, so a torn or damaged
 //!   line is treated the same way by the index, `doctor` and the importer.
 
 pub mod atomic;
 pub mod jsonl;
 pub mod lock;
+pub mod platform;
 pub mod power;
 
 pub use atomic::{

@@ -32,13 +32,13 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, IoContext, Result};
+use crate::fs::platform::read_exact_at;
 use crate::fs::{self as sfs, Durability, jsonl};
 use crate::model::ids::stable_hash;
 use crate::model::message::PAUSE_TYPES;
@@ -123,7 +123,8 @@ pub struct IndexState {
     pub lines: u64,
     /// Highest seq seen.
     pub max_seq: u64,
-    /// Inode of the indexed ledger: a replaced ledger means a rebuild.
+    /// Inode of the indexed ledger (its file index on Windows, see
+    /// [`crate::fs::platform::FileStat`]): a replaced ledger means a rebuild.
     pub ledger_ino: u64,
     /// Size and mtime of the ledger when the index last looked at it: when
     /// both are unchanged, nobody has touched the ledger since.
@@ -268,11 +269,11 @@ struct Meta {
 
 fn ledger_meta(layout: &Layout) -> Result<Option<Meta>> {
     let p = layout.ledger();
-    match fs::metadata(&p) {
+    match sfs::platform::stat(&p) {
         Ok(m) => Ok(Some(Meta {
-            len: m.len(),
-            ino: m.ino(),
-            mtime_ns: sfs::mtime_ns(&p) as u64,
+            len: m.len,
+            ino: m.id,
+            mtime_ns: u64::try_from(m.mtime_ns).unwrap_or(0),
         })),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).at(&p),
@@ -295,7 +296,7 @@ fn guard_hash(layout: &Layout, covered: u64) -> Result<u64> {
     let f = File::open(&p).at(&p)?;
     let start = covered.saturating_sub(GUARD_BYTES);
     let mut buf = vec![0u8; (covered - start) as usize];
-    f.read_exact_at(&mut buf, start).at(&p)?;
+    read_exact_at(&f, &mut buf, start).at(&p)?;
     Ok(stable_hash_bytes(&buf))
 }
 
@@ -544,7 +545,7 @@ fn append_records(path: &Path, recs: Vec<Record>) -> Result<u64> {
     let (mut last_offset, mut runmax) = (None, 0u64);
     if whole >= RECORD as u64 {
         let mut b = [0u8; RECORD];
-        f.read_exact_at(&mut b, whole - RECORD as u64).at(path)?;
+        read_exact_at(&f, &mut b, whole - RECORD as u64).at(path)?;
         let last = Record::decode(&b);
         last_offset = Some(last.offset);
         runmax = last.runmax;
@@ -575,7 +576,7 @@ fn records_above(path: &Path, above: u64) -> Result<Vec<Record>> {
     let n = f.metadata().at(path)?.len() / RECORD as u64;
     let read_at = |i: u64| -> Result<Record> {
         let mut b = [0u8; RECORD];
-        f.read_exact_at(&mut b, i * RECORD as u64).at(path)?;
+        read_exact_at(&f, &mut b, i * RECORD as u64).at(path)?;
         Ok(Record::decode(&b))
     };
     let (mut lo, mut hi) = (0u64, n);
@@ -589,7 +590,7 @@ fn records_above(path: &Path, above: u64) -> Result<Vec<Record>> {
     }
     let count = (n - lo) as usize;
     let mut buf = vec![0u8; count * RECORD];
-    f.read_exact_at(&mut buf, lo * RECORD as u64).at(path)?;
+    read_exact_at(&f, &mut buf, lo * RECORD as u64).at(path)?;
     Ok(buf.chunks_exact(RECORD).map(Record::decode).collect())
 }
 
@@ -599,7 +600,7 @@ fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Me
     let start = r.offset.saturating_sub(1);
     let lead = (r.offset - start) as usize;
     let mut buf = vec![0u8; r.len as usize + lead];
-    match f.read_exact_at(&mut buf, start) {
+    match read_exact_at(f, &mut buf, start) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e).at(path),

@@ -251,7 +251,6 @@ fn unapplied_entries(layout: &Layout, lines: Vec<Line>) -> Vec<Entry> {
 /// The last line of the journal, read from its end (cheap: called by every
 /// write transaction).
 fn last_line(layout: &Layout) -> Result<Option<Vec<u8>>> {
-    use std::os::unix::fs::FileExt;
     let path = layout.journal();
     let f = match std::fs::File::open(&path) {
         Ok(f) => f,
@@ -266,7 +265,7 @@ fn last_line(layout: &Layout) -> Result<Option<Vec<u8>>> {
     let mut want = len.min(512);
     loop {
         let mut buf = vec![0u8; want as usize];
-        f.read_exact_at(&mut buf, len - want).at(&path)?;
+        fs::platform::read_exact_at(&f, &mut buf, len - want).at(&path)?;
         let body = &buf[..buf.len().saturating_sub(1)];
         let torn = buf.last() != Some(&b'\n');
         let tail = if torn { &buf[..] } else { body };

@@ -19,9 +19,12 @@ use serde::de::DeserializeOwned;
 use crate::error::Result;
 use crate::fs;
 
+/// Per store path: the bytes last parsed and what they parsed to.
+type Entries<T> = HashMap<PathBuf, (Vec<u8>, Arc<T>)>;
+
 /// One cache per record type; a handful of entries (one per store path).
 pub(crate) struct Parsed<T> {
-    entries: Mutex<HashMap<PathBuf, (Vec<u8>, Arc<T>)>>,
+    entries: Mutex<Entries<T>>,
 }
 
 /// Bound on the entries of one cache: a process serves one store, a test

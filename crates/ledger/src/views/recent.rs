@@ -8,7 +8,6 @@
 //! skipped. Read under the shared lock, so no append is seen half done.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -84,7 +83,7 @@ impl Store {
         while start > floor && n > 0 {
             let from = start.saturating_sub(chunk).max(floor);
             let mut piece = vec![0u8; (start - from) as usize];
-            f.read_exact_at(&mut piece, from).at(&path)?;
+            crate::fs::platform::read_exact_at(&f, &mut piece, from).at(&path)?;
             piece.extend_from_slice(&buf);
             buf = piece;
             start = from;

@@ -14,7 +14,8 @@
 //!   replaced by a temp file renamed into place: the file gets a new inode
 //!   (the temp file was created while the old one still existed, so the
 //!   number always differs from the one it replaces) and its directory a
-//!   new mtime;
+//!   new mtime (on Windows the file index plays the inode's part, see
+//!   [`crate::fs::platform::FileStat`]);
 //! - messages are appended to `messages/ledger.jsonl`, and the work index's
 //!   changes to `index/work.log`: their length grows.
 //!
@@ -25,7 +26,6 @@
 //! tells a poller that the newest change is that recent, so it looks once
 //! more after the tick has passed.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -37,12 +37,7 @@ use crate::store::Store;
 const TICK_SLACK: Duration = Duration::from_millis(50);
 
 /// What `stat` says of one path (all zero when it does not exist).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Fingerprint {
-    ino: u64,
-    len: u64,
-    mtime_ns: i128,
-}
+type Fingerprint = crate::fs::platform::FileStat;
 
 /// A fingerprint of the store's primary records and indexes; see the
 /// module documentation for why it changes with every write.
@@ -95,14 +90,7 @@ impl Store {
         let parts = paths
             .iter()
             .map(|p| {
-                let f = std::fs::metadata(p)
-                    .map(|m| Fingerprint {
-                        ino: m.ino(),
-                        len: m.len(),
-                        mtime_ns: i128::from(m.mtime()) * 1_000_000_000
-                            + i128::from(m.mtime_nsec()),
-                    })
-                    .unwrap_or_default();
+                let f = crate::fs::platform::stat(p).unwrap_or_default();
                 newest = newest.max(f.mtime_ns);
                 f
             })
