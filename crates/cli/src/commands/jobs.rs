@@ -69,6 +69,7 @@ pub struct StartArgs {
     /// Codex executable (default: $CODENATOR_CODEX, then `codex` on PATH).
     #[arg(long, value_name = "PATH")]
     pub codex: Option<PathBuf>,
+    /// The model the worker uses (`codex exec -m`; default: Codex's own setting)
     #[arg(long)]
     pub model: Option<String>,
     /// low, medium, high or xhigh.
