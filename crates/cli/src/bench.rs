@@ -260,6 +260,20 @@ async fn time_calls(
     for _ in 0..3 {
         call(client, tool, args).await?;
     }
+    let (p, server_p50, bytes, _) = timed_calls(client, None, tool, args, n).await?;
+    Ok((p, server_p50, bytes))
+}
+
+/// [`time_calls`] without the warm-up, plus the server's CPU per call when
+/// its pid is known.
+async fn timed_calls(
+    client: &Client,
+    pid: Option<u32>,
+    tool: &str,
+    args: &Value,
+    n: usize,
+) -> anyhow::Result<(Pcts, Option<f64>, usize, Option<f64>)> {
+    let cpu_before = pid.and_then(cpu_ns);
     let mut v = Vec::with_capacity(n);
     let mut server = Vec::with_capacity(n);
     let mut bytes = 0;
@@ -270,8 +284,22 @@ async fn time_calls(
         server.extend(stats.micros.map(Duration::from_micros));
         bytes = r.to_string().len();
     }
+    let cpu = cpu_per_call(cpu_before, pid.and_then(cpu_ns), n);
     let server_p50 = (!server.is_empty()).then(|| pcts(server).p50);
-    Ok((pcts(v), server_p50, bytes))
+    Ok((pcts(v), server_p50, bytes, cpu))
+}
+
+/// One read tool's figures.
+#[derive(Debug, Default, serde::Serialize)]
+struct ReadRow {
+    tool: String,
+    client: Pcts,
+    /// The server's own p50 (None from a server that does not say).
+    server_p50: Option<f64>,
+    /// The answer's size.
+    bytes: usize,
+    /// CPU microseconds per call of the server (see [`cpu_ns`]).
+    cpu: Option<f64>,
 }
 
 /// One write tool's figures.
@@ -283,6 +311,8 @@ struct WriteRow {
     server_p50: Option<f64>,
     /// fsyncs per call as the server counted them.
     fsyncs: Option<f64>,
+    /// CPU microseconds per call of the server that answered (see [`cpu_ns`]).
+    cpu: Option<f64>,
 }
 
 #[derive(Default)]
@@ -290,6 +320,7 @@ struct Sample {
     client: Vec<Duration>,
     server: Vec<Duration>,
     fsyncs: Vec<u64>,
+    cpu_ns: Vec<u64>,
 }
 
 impl Sample {
@@ -304,7 +335,11 @@ impl Sample {
 /// order a task lives it: the coordinator creates a task for session-01;
 /// the worker claims its next one (the oldest queued), notes progress,
 /// reports a commit for it, beats, and writes to the coordinator.
-async fn write_rounds(coord: &Client, worker: &Client, n: usize) -> anyhow::Result<Vec<WriteRow>> {
+async fn write_rounds(
+    (coord, coord_pid): (&Client, Option<u32>),
+    (worker, worker_pid): (&Client, Option<u32>),
+    n: usize,
+) -> anyhow::Result<Vec<WriteRow>> {
     const TOOLS: [&str; 6] = [
         "create_task",
         "claim_next_task",
@@ -317,9 +352,18 @@ async fn write_rounds(coord: &Client, worker: &Client, n: usize) -> anyhow::Resu
     let tag = ledger::model::message::new_id("b");
     for i in 0..n {
         let timed = async |c: &Client, k: usize, args: Value, s: &mut Vec<Sample>| {
+            let pid = if std::ptr::eq(c, coord) {
+                coord_pid
+            } else {
+                worker_pid
+            };
+            let before = pid.and_then(cpu_ns);
             let t = Instant::now();
             let (r, stats) = call_with_stats(c, TOOLS[k], &args).await?;
             s[k].add(t.elapsed(), stats);
+            if let (Some(b), Some(a)) = (before, pid.and_then(cpu_ns)) {
+                s[k].cpu_ns.push(a.saturating_sub(b));
+            }
             anyhow::Ok(r)
         };
         timed(
@@ -367,6 +411,8 @@ async fn write_rounds(coord: &Client, worker: &Client, n: usize) -> anyhow::Resu
             fsyncs: (!s.fsyncs.is_empty())
                 .then(|| s.fsyncs.iter().sum::<u64>() as f64 / s.fsyncs.len() as f64),
             server_p50: (!s.server.is_empty()).then(|| pcts(s.server).p50),
+            cpu: (!s.cpu_ns.is_empty())
+                .then(|| s.cpu_ns.iter().sum::<u64>() as f64 / 1e3 / s.cpu_ns.len() as f64),
             client: pcts(s.client),
         })
         .collect())
@@ -385,6 +431,27 @@ fn read_calls() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+/// CPU time used so far by every thread of `pid` (the scheduler's own
+/// count in `/proc/<pid>/task/*/schedstat`, in nanoseconds): what a call
+/// costs the machine, apart from waiting for the disk. The server's worker
+/// threads idle between calls rather than exit, so no time goes missing
+/// with them.
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for t in tasks.flatten() {
+        let s = fs::read_to_string(t.path().join("schedstat")).ok()?;
+        total += s.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// CPU microseconds per call between two [`cpu_ns`] readings (the unit of
+/// every figure here).
+fn cpu_per_call(before: Option<u64>, after: Option<u64>, calls: usize) -> Option<f64> {
+    Some(after?.checked_sub(before?)? as f64 / 1e3 / calls.max(1) as f64)
+}
+
 fn rss_kb(pid: u32) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
@@ -401,8 +468,7 @@ struct Report {
     idle_rss_kb: Option<u64>,
     /// MCP `ping` round trips: the transport floor.
     ping: Pcts,
-    /// Per read tool: round trip, the server's own p50, answer bytes.
-    reads: Vec<(String, Pcts, Option<f64>, usize)>,
+    reads: Vec<ReadRow>,
     writes: Vec<WriteRow>,
     growth: Vec<(usize, Vec<(String, f64)>)>,
     /// Write p50 per tool at each number of open tasks.
@@ -435,8 +501,8 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
     // Latencies on 1,000 tasks and 5,000 messages.
     let root = base.join(format!("{}-5k", server.name()));
     seed(&root, 5000, Mix::Day)?;
-    let coord = server.connect(&root, "coordinator").await?.0;
-    let worker = server.connect(&root, "session-01").await?.0;
+    let (coord, coord_pid) = server.connect(&root, "coordinator").await?;
+    let (worker, worker_pid) = server.connect(&root, "session-01").await?;
     let mut pings = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
@@ -445,10 +511,20 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
     }
     rep.ping = pcts(pings);
     for (tool, _, args) in read_calls() {
-        let (p, server_p50, bytes) = time_calls(&coord, tool, &args, n).await?;
-        rep.reads.push((tool.into(), p, server_p50, bytes));
+        for _ in 0..3 {
+            call(&coord, tool, &args).await?;
+        }
+        let (client, server_p50, bytes, cpu) =
+            timed_calls(&coord, coord_pid, tool, &args, n).await?;
+        rep.reads.push(ReadRow {
+            tool: tool.into(),
+            client,
+            server_p50,
+            bytes,
+            cpu,
+        });
     }
-    rep.writes = write_rounds(&coord, &worker, n).await?;
+    rep.writes = write_rounds((&coord, coord_pid), (&worker, worker_pid), n).await?;
     let _ = coord.cancel().await;
     let _ = worker.cancel().await;
 
@@ -483,9 +559,9 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
     for open in [100usize, 1_000, 10_000] {
         let root = base.join(format!("{}-open-{open}", server.name()));
         seed(&root, 5000, Mix::Open(open))?;
-        let coord = server.connect(&root, "coordinator").await?.0;
-        let worker = server.connect(&root, "session-01").await?.0;
-        let rows = write_rounds(&coord, &worker, n).await?;
+        let (coord, coord_pid) = server.connect(&root, "coordinator").await?;
+        let (worker, worker_pid) = server.connect(&root, "session-01").await?;
+        let rows = write_rounds((&coord, coord_pid), (&worker, worker_pid), n).await?;
         rep.write_growth.push((
             open,
             rows.into_iter().map(|w| (w.tool, w.client.p50)).collect(),
@@ -615,18 +691,24 @@ fn print_markdown(
         vs(ours.cold_start.p50, reference.map(|r| r.cold_start.p50))
     );
     let server = |p: Option<f64>| p.map(|p| format!("server {}; ", us(p))).unwrap_or_default();
-    for (i, (tool, p, srv, bytes)) in ours.reads.iter().enumerate() {
-        let r = reference.map(|r| r.reads[i].1.p50);
+    let cpu = |c: Option<f64>| {
+        c.map(|c| format!("cpu {}/call; ", us(c)))
+            .unwrap_or_default()
+    };
+    for (i, row) in ours.reads.iter().enumerate() {
+        let (tool, p, bytes) = (&row.tool, &row.client, row.bytes);
+        let r = reference.map(|r| r.reads[i].client.p50);
         let rb = reference
-            .map(|r| format!(", reference {} B", r.reads[i].3))
+            .map(|r| format!(", reference {} B", r.reads[i].bytes))
             .unwrap_or_default();
         say!(
-            "| `{tool}` (1,000 tasks, 5,000 messages) | {} | {} | {} | {} | {}ping + {}; answer {bytes} B{rb} |",
+            "| `{tool}` (1,000 tasks, 5,000 messages) | {} | {} | {} | {} | {}{}ping + {}; answer {bytes} B{rb} |",
             us(p.p50),
             us(p.p95),
             us(p.p99),
             vs(p.p50, r),
-            server(*srv),
+            server(row.server_p50),
+            cpu(row.cpu),
             us((p.p50 - ours.ping.p50).max(0.0))
         );
     }
@@ -637,13 +719,14 @@ fn print_markdown(
             .map(|f| format!("{f:.2} fsyncs/call; "))
             .unwrap_or_default();
         say!(
-            "| `{}` (1,000 tasks) | {} | {} | {} | {} | {}{fsyncs}ping + {:.1} fsync floors |",
+            "| `{}` (1,000 tasks) | {} | {} | {} | {} | {}{}{fsyncs}ping + {:.1} fsync floors |",
             w.tool,
             us(w.client.p50),
             us(w.client.p95),
             us(w.client.p99),
             vs(w.client.p50, r),
             server(w.server_p50),
+            cpu(w.cpu),
             (w.client.p50 - ours.ping.p50).max(0.0) / floor.p50.max(1.0)
         );
     }

@@ -125,6 +125,51 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
     result
 }
 
+/// The spare file of a directory of records (see [`put_journaled`]). Its
+/// name starts with a dot and does not end in `.json`, so no listing of
+/// records (ours, the reference's) takes it for one.
+pub const SPARE_NAME: &str = ".codenator.spare";
+
+/// Put a [`Durability::Journaled`] record in place. The caller holds the
+/// store's exclusive lock (the journal applies entries under it), so one
+/// spare file per directory is enough: the bytes are written into the
+/// directory's spare, which is then swapped with the record ([`platform::
+/// swap_in`]), leaving the old record's inode as the next spare.
+///
+/// Why not a new temp file per put: creating a file allocates an inode,
+/// and removing the replaced one frees one; on ext4 with a busy history
+/// the allocation scans past recently freed inodes, which measured 0.7 to
+/// 1.2 ms per new file on this project's disk (14 µs to rewrite an existing
+/// one): most of a write call. Readers still see the old record or the new
+/// one, never a mix (the swap is atomic). After a crash the spare may hold
+/// anything; it is never read. After a power loss the record may be torn
+/// like any unsynced write, and the boot replay of the journal rewrites it.
+///
+/// The spare is rewritten in place (written from offset 0, then cut to
+/// length), never truncated to zero first: ext4 treats "truncate to zero,
+/// then write" like a rename over a file and starts writeback at close.
+pub fn put_journaled(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let spare = dir.join(SPARE_NAME);
+    if !platform::CAN_SWAP || !path.exists() {
+        // A new record needs a new inode anyway (and would use up the
+        // spare); elsewhere the temp file and rename.
+        return write_atomic(path, bytes, Durability::Journaled);
+    }
+    power::before_replace(path);
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&spare)
+        .at(&spare)?;
+    platform::write_all_at(&f, bytes, 0).at(&spare)?;
+    f.set_len(bytes.len() as u64).at(&spare)?;
+    drop(f);
+    platform::swap_in(&spare, path).at(path)?;
+    Ok(())
+}
+
 /// Serialise `value` as JSON plus a newline: pretty for primary records
 /// (the reference's format, and read by people), compact for derived
 /// indexes (read on every call).
@@ -232,4 +277,40 @@ pub fn mtime_ns(path: &Path) -> u128 {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journaled put rewrites the directory's spare instead of creating a
+    /// file per put: the record alternates between two inodes, no temp file
+    /// is left, and the record always holds the last bytes put.
+    #[test]
+    fn journaled_puts_reuse_the_spare() {
+        let dir = std::env::temp_dir().join(format!("codenator-spare-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let rec = dir.join("t.json");
+        put_journaled(&rec, b"{\"v\": \"first, longer than the rest\"}\n").unwrap();
+        let mut inodes = std::collections::BTreeSet::new();
+        for i in 0..6 {
+            let bytes = format!("{{\"v\": {i}}}\n");
+            put_journaled(&rec, bytes.as_bytes()).unwrap();
+            assert_eq!(fs::read(&rec).unwrap(), bytes.as_bytes());
+            inodes.insert(platform::stat(&rec).unwrap().id);
+        }
+        let names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if platform::CAN_SWAP {
+            assert_eq!(inodes.len(), 2, "two inodes take turns: {inodes:?}");
+            let mut sorted = names.clone();
+            sorted.sort();
+            assert_eq!(sorted, [SPARE_NAME, "t.json"]);
+        }
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

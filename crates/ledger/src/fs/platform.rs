@@ -206,6 +206,33 @@ pub fn put_in_place(tmp: &Path, path: &Path, durability: Durability) -> io::Resu
     }
 }
 
+/// Put the content of `spare` in the place of `path` by swapping the two
+/// (Linux `renameat2` with `RENAME_EXCHANGE`): `spare` then holds the old
+/// record, an inode the next put in the directory rewrites instead of
+/// creating a new file. Returns `Ok(false)` where swapping is not possible
+/// (another system, a file system that cannot, no file at `path` yet):
+/// then `spare` was renamed onto `path` (Unix) or nothing happened
+/// (Windows, the caller writes the usual way).
+pub fn swap_in(spare: &Path, path: &Path) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        if renameat_with(CWD, spare, CWD, path, RenameFlags::EXCHANGE).is_ok() {
+            return Ok(true);
+        }
+        std::fs::rename(spare, path)?;
+        Ok(false)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (spare, path);
+        Ok(false)
+    }
+}
+
+/// Can [`swap_in`] swap files here?
+pub const CAN_SWAP: bool = cfg!(target_os = "linux");
+
 /// Flush a directory, so that entries created or renamed in it survive a
 /// power loss. Returns whether anything was flushed (the caller counts
 /// fsyncs).

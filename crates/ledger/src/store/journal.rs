@@ -373,7 +373,7 @@ fn record(path: &Path, bytes: Option<&[u8]>, at: u128, redo: Redo) -> Result<()>
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).at(dir)?;
     }
-    fs::write_atomic(path, bytes, Durability::Journaled)
+    fs::put_journaled(path, bytes)
 }
 
 /// Redo a run of entries after a power loss: every ledger line in order

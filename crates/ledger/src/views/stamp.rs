@@ -11,9 +11,10 @@
 //!   (a checkpoint empties it, which changes its length and mtime too);
 //! - whole-file records (`registry.json`, the board, cursors, heartbeats,
 //!   tasks, reports, wake attempts, background jobs, `index/work.json`) are
-//!   replaced by a temp file renamed into place: the file gets a new inode
-//!   (the temp file was created while the old one still existed, so the
-//!   number always differs from the one it replaces) and its directory a
+//!   replaced by another file swapped or renamed into place (a temp file,
+//!   or the directory's spare, see [`crate::fs::put_journaled`]): the file
+//!   gets an inode other than the one it replaces (both existed at once),
+//!   a new mtime (the new content was just written), and its directory a
 //!   new mtime (on Windows the file index plays the inode's part, see
 //!   [`crate::fs::platform::FileStat`]);
 //! - messages are appended to `messages/ledger.jsonl`, and the work index's
