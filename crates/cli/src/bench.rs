@@ -336,8 +336,8 @@ impl Sample {
 /// the worker claims its next one (the oldest queued), notes progress,
 /// reports a commit for it, beats, and writes to the coordinator.
 async fn write_rounds(
-    (coord, coord_pid): (&Client, Option<u32>),
-    (worker, worker_pid): (&Client, Option<u32>),
+    coord: (&Client, Option<u32>),
+    worker: (&Client, Option<u32>),
     n: usize,
 ) -> anyhow::Result<Vec<WriteRow>> {
     const TOOLS: [&str; 6] = [
@@ -351,21 +351,17 @@ async fn write_rounds(
     let mut samples: Vec<Sample> = TOOLS.iter().map(|_| Sample::default()).collect();
     let tag = ledger::model::message::new_id("b");
     for i in 0..n {
-        let timed = async |c: &Client, k: usize, args: Value, s: &mut Vec<Sample>| {
-            let pid = if std::ptr::eq(c, coord) {
-                coord_pid
-            } else {
-                worker_pid
+        let timed =
+            async |(c, pid): (&Client, Option<u32>), k: usize, args: Value, s: &mut Vec<Sample>| {
+                let before = pid.and_then(cpu_ns);
+                let t = Instant::now();
+                let (r, stats) = call_with_stats(c, TOOLS[k], &args).await?;
+                s[k].add(t.elapsed(), stats);
+                if let (Some(b), Some(a)) = (before, pid.and_then(cpu_ns)) {
+                    s[k].cpu_ns.push(a.saturating_sub(b));
+                }
+                anyhow::Ok(r)
             };
-            let before = pid.and_then(cpu_ns);
-            let t = Instant::now();
-            let (r, stats) = call_with_stats(c, TOOLS[k], &args).await?;
-            s[k].add(t.elapsed(), stats);
-            if let (Some(b), Some(a)) = (before, pid.and_then(cpu_ns)) {
-                s[k].cpu_ns.push(a.saturating_sub(b));
-            }
-            anyhow::Ok(r)
-        };
         timed(
             coord,
             0,

@@ -151,11 +151,11 @@ pub const SPARE_NAME: &str = ".codenator.spare";
 pub fn put_journaled(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let spare = dir.join(SPARE_NAME);
-    if !platform::CAN_SWAP || !path.exists() {
-        // A new record needs a new inode anyway (and would use up the
-        // spare); elsewhere the temp file and rename.
+    if !platform::CAN_SWAP {
         return write_atomic(path, bytes, Durability::Journaled);
     }
+    // A new record has nothing to swap with: the spare is renamed onto it
+    // (a new file needs a new inode anyway; the next put makes a spare).
     power::before_replace(path);
     let f = OpenOptions::new()
         .write(true)

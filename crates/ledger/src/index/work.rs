@@ -622,10 +622,11 @@ fn file_generation(bytes: &[u8]) -> Option<u64> {
         .ok()
 }
 
-/// What a reader takes of the work log: the generation its header names
-/// and its bytes from `start` on.
+/// What a reader takes of the work log: the generation its header names,
+/// where its lines begin (after the header), and its bytes from `start` on.
 struct LogTail {
     base: Option<u64>,
+    body: usize,
     start: usize,
     bytes: Vec<u8>,
 }
@@ -638,6 +639,7 @@ fn read_log(path: &std::path::Path, from: Option<u64>) -> LogTail {
     use std::io::{Seek, SeekFrom};
     let empty = LogTail {
         base: None,
+        body: 0,
         start: 0,
         bytes: Vec::new(),
     };
@@ -663,6 +665,7 @@ fn read_log(path: &std::path::Path, from: Option<u64>) -> LogTail {
     }
     LogTail {
         base,
+        body: header_end.unwrap_or(len as usize),
         start: start as usize,
         bytes,
     }
@@ -684,40 +687,30 @@ fn read_cached(layout: &Layout) -> Option<Arc<WorkIndex>> {
     };
     let log = read_log(&layout.work_log(), cached.as_ref().map(|(_, len)| *len));
     let follows = log.base == Some(generation);
-    let log_end = log.start + log.bytes.len();
-    let (base, from) = match cached {
-        Some((idx, len)) if follows && len as usize <= log_end && len as usize >= log.start => {
-            (idx, len as usize)
+    match cached {
+        // The tail read began where this process left off.
+        Some((idx, len)) if follows && log.start as u64 == len => {
+            apply_log(layout, idx, &log.bytes, 0, log.start)
         }
         _ => {
             let mut bytes = head[..n].to_vec();
             f.read_to_end(&mut bytes).ok()?;
             let idx = Arc::new(WorkIndex::parse(&bytes)?);
-            // Lines start after the header (a tail read that began later
-            // has no cached index to apply it to: read the log again).
-            let log = if follows && log.start > 0 {
-                read_log(&layout.work_log(), None)
-            } else {
-                log
-            };
-            let start = if follows {
-                log.bytes
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .map_or(log.bytes.len(), |i| i + 1)
-            } else {
-                log.bytes.len()
-            };
             if !follows {
                 // The log belongs to another snapshot: ignore it; the next
                 // writer starts a new one.
                 remember_shared(layout, &idx, u64::MAX);
                 return Some(idx);
             }
-            return apply_log(layout, idx, &log.bytes, start, 0);
+            // A fresh snapshot takes the whole log.
+            let log = if log.start > 0 {
+                read_log(&layout.work_log(), None)
+            } else {
+                log
+            };
+            apply_log(layout, idx, &log.bytes, log.body.min(log.bytes.len()), 0)
         }
-    };
-    apply_log(layout, base, &log.bytes, from - log.start, log.start)
+    }
 }
 
 /// Apply the log lines in `bytes[from..]` (complete lines only) to `base`;
