@@ -362,8 +362,10 @@ fn catch_up(
         return Ok((overlay, false, files_valid));
     };
     let has_index = state.covered > 0 || state.records > 0 || state.ledger_ino != meta.ino;
-    // A ledger the state does not name (just created) is checked anyway.
-    let verify = check == Check::Verify || state.ledger_ino != meta.ino;
+    // A ledger the state does not name (just created, or replaced by
+    // `doctor --repair`), or one shorter than the state covers, is checked
+    // anyway.
+    let verify = check == Check::Verify || state.ledger_ino != meta.ino || meta.len < state.covered;
     if has_index && verify && !still_describes(layout, state, &meta)? {
         if state.covered > 0 {
             tracing::warn!(
@@ -636,9 +638,25 @@ fn make_view(layout: &Layout, mut state: IndexState, persist: bool) -> Result<Le
     })
 }
 
-/// The index brought up to date under the write lock.
+/// The index brought up to date under the write lock. The first call in a
+/// transaction reads the state and checks it against the ledger and the
+/// index files; later calls start from the state the transaction kept (the
+/// lock is held: only this transaction changed them since), so a write
+/// checks the index once, not once per step.
 pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
-    make_view(txn.layout(), load_state(txn.layout()), true)
+    let layout = txn.layout();
+    let (mut state, check) = match txn.take_inbox_state() {
+        Some(s) => (s, Check::VerifiedInTxn),
+        None => (load_state(layout), Check::Verify),
+    };
+    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, true, check)?;
+    txn.keep_inbox_state(state.clone());
+    Ok(LedgerView {
+        state,
+        overlay,
+        torn_tail,
+        files_valid,
+    })
 }
 
 /// The index as it is, with any unindexed tail read into memory. Never
@@ -871,6 +889,7 @@ pub(crate) fn append_lines(txn: &WriteTxn, lines: &[Vec<u8>], redo: bool) -> Res
     // the lock is held, and `sync_index` verified the state above).
     let mut state = view.state;
     catch_up(layout, &mut state, true, Check::VerifiedInTxn)?;
+    txn.keep_inbox_state(state);
     Ok(())
 }
 
@@ -920,5 +939,6 @@ pub(crate) fn reset(txn: &WriteTxn) -> Result<LedgerView> {
     let layout = txn.layout();
     let _ = fs::remove_file(layout.index_state());
     reset_index_files(layout);
+    txn.take_inbox_state();
     sync_index(txn)
 }

@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use super::journal::{self, Entry, FaultPoint, Redo};
 use crate::error::Result;
 use crate::fs::{self, FileLock, LockMode};
+use crate::index::inbox::IndexState;
 use crate::index::work::WorkIndex;
 use crate::model::Message;
 use crate::store::{Layout, Store};
@@ -153,12 +154,29 @@ impl<'s> ReadTxn<'s> {
 #[derive(Debug)]
 pub struct WriteTxn<'s> {
     read: ReadTxn<'s>,
+    /// The inbox index state as this transaction last saved or checked it
+    /// (see [`crate::index::inbox::sync_index`]).
+    inbox_state: RefCell<Option<IndexState>>,
 }
 
 impl<'s> WriteTxn<'s> {
     pub(super) fn new(mut read: ReadTxn<'s>) -> WriteTxn<'s> {
         read.staged = Some(RefCell::new(Staged::default()));
-        WriteTxn { read }
+        WriteTxn {
+            read,
+            inbox_state: RefCell::new(None),
+        }
+    }
+
+    /// The inbox index state this transaction kept, taken out (None: read
+    /// it from disk and check it).
+    pub(crate) fn take_inbox_state(&self) -> Option<IndexState> {
+        self.inbox_state.borrow_mut().take()
+    }
+
+    /// Keep the inbox index state this transaction saved or checked.
+    pub(crate) fn keep_inbox_state(&self, state: IndexState) {
+        *self.inbox_state.borrow_mut() = Some(state);
     }
 
     fn staged(&self) -> std::cell::RefMut<'_, Staged> {
