@@ -24,7 +24,8 @@
 //! files that do not hold the records the state counts, or a ledger whose
 //! bytes before the covered point changed (an editor or a script rewrote it
 //! in place) make it be rebuilt, by the next writer, and read around by
-//! readers until then. Every line read through the index is checked to be
+//! readers until then. A recipient's file is checked against its own count
+//! where it is read or appended to, so no access lists `index/inbox/`. Every line read through the index is checked to be
 //! the one the record points at (a whole line, the recipient, the seq); a
 //! mismatch means the index is stale, and the answer is computed from a
 //! full scan instead.
@@ -47,7 +48,7 @@ use crate::store::{Layout, ReadTxn, WriteTxn};
 use crate::time;
 
 const RECORD: usize = 40;
-const INDEX_VERSION: u32 = 4;
+const INDEX_VERSION: u32 = 5;
 const MAX_CORRUPT_LISTED: usize = 100;
 const PAUSES_KEPT: usize = 16;
 /// Bytes before the covered point whose hash tells that the indexed part of
@@ -144,11 +145,16 @@ pub struct IndexState {
     /// The latest summary-pause markers, oldest first.
     #[serde(default)]
     pub pauses: Vec<PauseMark>,
-    /// Records in the recipients' index files (`index/inbox/`): a deleted
-    /// or truncated file no longer matches it, and the index is rebuilt.
-    /// There are few of those files, so every access checks them.
+    /// Records in the recipients' index files (`index/inbox/`), in all.
     #[serde(default)]
     pub records: u64,
+    /// Records in each recipient's index file, by recipient. A file is
+    /// checked against its count where it is used: a reader that finds
+    /// another length (a file deleted, truncated or left longer by a crash)
+    /// answers from a full read of the ledger, and a writer that finds
+    /// records missing rebuilds the index. So no access lists the directory.
+    #[serde(default)]
+    pub inbox_files: BTreeMap<String, u64>,
     /// Records in the tasks' index files (`index/task/`, one per task: too
     /// many to check on every access), and the mtime of that directory when
     /// they were counted: a file deleted or added by someone else changes
@@ -467,10 +473,29 @@ fn catch_up(
     let torn_tail = torn.is_some();
     if persist {
         for (file, recs) in appends {
-            let n = append_records(&file.as_file().path(layout), recs)?;
-            match file {
-                OwnedFile::To(_) => state.records += n,
-                OwnedFile::Tasks(_) => state.task_records += n,
+            let path = file.as_file().path(layout);
+            match &file {
+                OwnedFile::To(slot) => {
+                    let counted = state.inbox_files.get(slot.as_str()).copied().unwrap_or(0);
+                    let Some((_, total)) = append_records(&path, recs, counted)? else {
+                        // Records the state counts are gone (the file was
+                        // deleted or cut): the index would hide messages.
+                        tracing::warn!(
+                            file = %path.display(),
+                            "an inbox index file lost records; rebuilding the index from the ledger"
+                        );
+                        *state = IndexState::empty(meta.ino);
+                        reset_index_files(layout);
+                        return catch_up(layout, state, persist, Check::Verify);
+                    };
+                    state.records = state.records - counted.min(state.records) + total;
+                    state.inbox_files.insert(slot.as_str().to_string(), total);
+                }
+                OwnedFile::Tasks(_) => {
+                    if let Some((written, _)) = append_records(&path, recs, 0)? {
+                        state.task_records += written;
+                    }
+                }
             }
         }
         state.task_dir_mtime = sfs::mtime_ns(&layout.task_index_dir()) as u64;
@@ -494,13 +519,11 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Do the index files hold exactly the records the state counts? The
-/// recipients' files are counted every time; the tasks' files only when
-/// their directory changed since they were counted.
+/// Do the tasks' index files hold the records the state counts? They are
+/// counted only when their directory changed since they were counted. (The
+/// recipients' files are checked one by one where they are used, against
+/// [`IndexState::inbox_files`].)
 fn index_files_match(layout: &Layout, state: &IndexState) -> bool {
-    if dir_bytes(&layout.inbox_index_dir()) != state.records * RECORD as u64 {
-        return false;
-    }
     let task_dir = layout.task_index_dir();
     sfs::mtime_ns(&task_dir) as u64 == state.task_dir_mtime
         || dir_bytes(&task_dir) == state.task_records * RECORD as u64
@@ -528,10 +551,13 @@ fn save_state(layout: &Layout, state: &IndexState) -> Result<()> {
     sfs::write_atomic(&path, &bytes, Durability::Derived)
 }
 
-/// Append records to an index file, skipping any already there (a crash
-/// between an index append and the state save), and repairing a torn final
-/// record. Returns how many records it wrote.
-fn append_records(path: &Path, recs: Vec<Record>) -> Result<u64> {
+/// Append records to an index file that should hold at least `counted`,
+/// skipping any already there (a crash between an index append and the
+/// state save), and repairing a torn final record. Returns the records it
+/// wrote and those the file holds after it, or None (and writes nothing)
+/// when it holds fewer than `counted`: records were lost, and the index
+/// must be rebuilt.
+fn append_records(path: &Path, recs: Vec<Record>, counted: u64) -> Result<Option<(u64, u64)>> {
     let mut f = OpenOptions::new()
         .read(true)
         .write(true)
@@ -541,6 +567,9 @@ fn append_records(path: &Path, recs: Vec<Record>) -> Result<u64> {
         .at(path)?;
     let len = f.metadata().at(path)?.len();
     let whole = len - len % RECORD as u64;
+    if whole < counted * RECORD as u64 {
+        return Ok(None);
+    }
     if whole != len {
         f.set_len(whole).at(path)?;
     }
@@ -563,19 +592,27 @@ fn append_records(path: &Path, recs: Vec<Record>) -> Result<u64> {
     }
     f.seek(SeekFrom::Start(whole)).at(path)?;
     f.write_all(&buf).at(path)?;
-    Ok((buf.len() / RECORD) as u64)
+    let written = (buf.len() / RECORD) as u64;
+    Ok(Some((written, whole / RECORD as u64 + written)))
 }
 
 /// Records of an index file whose running max exceeds `above`: a binary
 /// search, then one read of the rest. Cost follows the answer, not the
-/// history.
-fn records_above(path: &Path, above: u64) -> Result<Vec<Record>> {
+/// history. With `counted`, a file that does not hold exactly that many
+/// records is stale: None.
+fn records_above(path: &Path, above: u64, counted: Option<u64>) -> Result<Option<Vec<Record>>> {
     let f = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(counted.is_none_or(|c| c == 0).then(Vec::new));
+        }
         Err(e) => return Err(e).at(path),
     };
-    let n = f.metadata().at(path)?.len() / RECORD as u64;
+    let len = f.metadata().at(path)?.len();
+    let n = len / RECORD as u64;
+    if counted.is_some_and(|c| len != c * RECORD as u64) {
+        return Ok(None);
+    }
     let read_at = |i: u64| -> Result<Record> {
         let mut b = [0u8; RECORD];
         read_exact_at(&f, &mut b, i * RECORD as u64).at(path)?;
@@ -593,7 +630,7 @@ fn records_above(path: &Path, above: u64) -> Result<Vec<Record>> {
     let count = (n - lo) as usize;
     let mut buf = vec![0u8; count * RECORD];
     read_exact_at(&f, &mut buf, lo * RECORD as u64).at(path)?;
-    Ok(buf.chunks_exact(RECORD).map(Record::decode).collect())
+    Ok(Some(buf.chunks_exact(RECORD).map(Record::decode).collect()))
 }
 
 /// The line a record points at, if it still is that line.
@@ -690,12 +727,20 @@ fn load_records(txn: &ReadTxn, key: &Key, recs: &[Record]) -> Result<Option<Vec<
 }
 
 impl LedgerView {
-    /// Records of `key` above `above`, persisted and overlaid.
-    fn records(&self, txn: &ReadTxn, key: &Key, above: u64) -> Result<Vec<Record>> {
+    /// Records of `key` above `above`, persisted and overlaid; None when
+    /// the key's index file is not the one the state describes.
+    fn records(&self, txn: &ReadTxn, key: &Key, above: u64) -> Result<Option<Vec<Record>>> {
         let file = key.file();
         let mut recs = Vec::new();
         if self.files_valid {
-            recs.extend(records_above(&file.path(txn.layout()), above)?);
+            let counted = match key {
+                Key::To(s) => Some(self.state.inbox_files.get(s.as_str()).copied().unwrap_or(0)),
+                Key::Task(_) => None,
+            };
+            match records_above(&file.path(txn.layout()), above, counted)? {
+                Some(r) => recs.extend(r),
+                None => return Ok(None),
+            }
         }
         if let Some(o) = self.overlay.by_file.get(&file.owned()) {
             recs.extend(o.iter().copied().filter(|r| r.seq > above));
@@ -703,17 +748,17 @@ impl LedgerView {
         if let Some(tag) = key.tag() {
             recs.retain(|r| r.tag == tag);
         }
-        Ok(recs)
+        Ok(Some(recs))
     }
 
     /// Unread records for `slot` (its own and broadcasts), in (seq, offset)
-    /// order, its own messages left out.
+    /// order, its own messages left out; None when an index file is stale.
     fn unread_records(
         &self,
         txn: &ReadTxn,
         slot: &SlotId,
         cursor: &Cursor,
-    ) -> Result<Vec<(Key, Record)>> {
+    ) -> Result<Option<Vec<(Key, Record)>>> {
         let own = stable_hash(slot);
         let mut recs = Vec::new();
         let mut keys = vec![Key::To(slot.clone())];
@@ -721,19 +766,26 @@ impl LedgerView {
             keys.push(Key::To(SlotId::broadcast()));
         }
         for key in keys {
-            for r in self.records(txn, &key, cursor.last_seq)? {
-                recs.push((key.clone(), r));
-            }
+            let Some(found) = self.records(txn, &key, cursor.last_seq)? else {
+                return Ok(None);
+            };
+            recs.extend(found.into_iter().map(|r| (key.clone(), r)));
         }
         recs.retain(|(_, r)| !cursor.is_read(r.seq) && r.tag != own);
         recs.sort_by_key(|(_, r)| (r.seq, r.offset));
         recs.dedup_by_key(|(_, r)| r.offset);
-        Ok(recs)
+        Ok(Some(recs))
     }
 
     /// How many messages `slot` has not read.
     pub fn unread_count(&self, txn: &ReadTxn, slot: &SlotId, cursor: &Cursor) -> Result<usize> {
-        Ok(self.unread_records(txn, slot, cursor)?.len())
+        if let Some(recs) = self.unread_records(txn, slot, cursor)? {
+            return Ok(recs.len());
+        }
+        tracing::warn!(slot = %slot, "the inbox index is stale; counting from a full read of the ledger");
+        Ok(full_view(txn)?
+            .unread_records(txn, slot, cursor)?
+            .map_or(0, |r| r.len()))
     }
 
     /// The first `limit` unread messages of `slot` (oldest first) and the
@@ -769,7 +821,9 @@ impl LedgerView {
         cursor: &Cursor,
         limit: usize,
     ) -> Result<Option<(Vec<Message>, usize)>> {
-        let recs = self.unread_records(txn, slot, cursor)?;
+        let Some(recs) = self.unread_records(txn, slot, cursor)? else {
+            return Ok(None);
+        };
         let total = recs.len();
         let mut take = limit.min(total);
         while take > 0 && take < total && recs[take].1.seq == recs[take - 1].1.seq {
@@ -802,17 +856,18 @@ impl LedgerView {
         limit: usize,
     ) -> Result<(Vec<Message>, usize)> {
         let key = Key::Task(task.clone());
-        let mut recs = self.records(txn, &key, 0)?;
-        recs.sort_by_key(|r| (r.seq, r.offset));
-        recs.dedup_by_key(|r| r.offset);
-        let total = recs.len();
-        let tail = &recs[total.saturating_sub(limit)..];
-        if let Some(found) = load_records(txn, &key, tail)? {
-            return Ok((found, total));
+        if let Some(mut recs) = self.records(txn, &key, 0)? {
+            recs.sort_by_key(|r| (r.seq, r.offset));
+            recs.dedup_by_key(|r| r.offset);
+            let total = recs.len();
+            let tail = &recs[total.saturating_sub(limit)..];
+            if let Some(found) = load_records(txn, &key, tail)? {
+                return Ok((found, total));
+            }
         }
         tracing::warn!(task = %task, "the task index points at lines that moved; answering from a full read of the ledger");
         let full = full_view(txn)?;
-        let recs = full.records(txn, &key, 0)?;
+        let recs = full.records(txn, &key, 0)?.unwrap_or_default();
         let total = recs.len();
         let found =
             load_records(txn, &key, &recs[total.saturating_sub(limit)..])?.unwrap_or_default();
