@@ -164,13 +164,8 @@ pub fn main() -> ExitCode {
             codenator_mcp::init_logging();
             let root = root.or(top.root);
             let agent = agent.or(top.as_slot);
-            tokio_runtime()
-                .and_then(|rt| {
-                    rt.block_on(async {
-                        let config = codenator_mcp::Config::resolve(root, agent)?;
-                        codenator_mcp::serve_stdio(config).await
-                    })
-                })
+            codenator_mcp::Config::resolve(root, agent)
+                .and_then(codenator_mcp::run_stdio)
                 .map(|()| 0)
         }
         Command::Demo(args) => no_global(&top, "demo").and_then(|()| {

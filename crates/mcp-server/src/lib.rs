@@ -163,12 +163,12 @@ impl CodenatorServer {
         let agent = self.agent.clone();
         let thread = thread_of(&meta);
         let started = std::time::Instant::now();
-        // The op runs on this worker thread, marked as blocking (no hop to
-        // the blocking pool and back: two context switches a call, measured
-        // in the bench); its fsyncs are this thread's. A panic in it becomes
-        // an error answer, not a dead server.
-        let joined = tokio::task::block_in_place(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // The op runs right here, on the server's one thread (see
+        // [`serve_stdio`]): no hop to another thread and back, which cost
+        // more than the op's own file work. Its fsyncs are this thread's. A
+        // panic in it becomes an error answer, not a dead server.
+        let joined = {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
                 let before = ledger::fs::thread_fsync_count();
                 let run = || {
                     let caller = store.resolve_caller(
@@ -185,7 +185,7 @@ impl CodenatorServer {
                 let out = run();
                 (out, ledger::fs::thread_fsync_count() - before)
             }))
-        });
+        };
         let fsyncs = joined.as_ref().map_or(0, |(_, n)| *n);
         let mut result = match joined.map(|(out, _)| out) {
             Ok(Ok(v)) => match serde_json::to_value(v) {
@@ -603,8 +603,18 @@ pub fn supervise_job(args: &[std::ffi::OsString]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serve MCP over stdin/stdout until the client closes stdin.
-pub async fn serve_stdio(config: Config) -> anyhow::Result<()> {
+/// Serve MCP over stdin/stdout until the client closes stdin, on a
+/// runtime of one thread: a session sends one call at a time, and each
+/// call's ledger work runs inline on that thread (see
+/// [`CodenatorServer::run`]), so nothing hops between threads.
+pub fn run_stdio(config: Config) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve_stdio(config))
+}
+
+async fn serve_stdio(config: Config) -> anyhow::Result<()> {
     let server = CodenatorServer::new(&config)?;
     tracing::info!(
         root = %config.root.display(),

@@ -1,5 +1,5 @@
 //! `codenator-mcp`: the MCP stdio server. Parses arguments and hands over to
-//! [`codenator_mcp::serve_stdio`].
+//! [`codenator_mcp::run_stdio`].
 
 use std::path::PathBuf;
 
@@ -18,8 +18,7 @@ struct Args {
     agent: Option<String>,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     codenator_mcp::init_logging();
     // The supervisor of a job this server dispatched (see `jobs_tools`).
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -45,7 +44,7 @@ async fn main() -> std::process::ExitCode {
         Args::parse()
     };
     let result = match codenator_mcp::Config::resolve(args.root, args.agent) {
-        Ok(config) => codenator_mcp::serve_stdio(config).await,
+        Ok(config) => codenator_mcp::run_stdio(config),
         Err(e) => Err(e),
     };
     match result {
