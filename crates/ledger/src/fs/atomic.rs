@@ -229,15 +229,20 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
 
 /// Append `bytes` to `path` (created when missing), fdatasynced when `sync`.
 pub fn append(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
-    power::before_extend(path);
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .at(path)?;
+    append_to(&mut f, path, bytes, sync)
+}
+
+/// [`append`] to a file already open for appending (`path` is its name).
+pub fn append_to(f: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+    power::before_extend(path);
     f.write_all(bytes).at(path)?;
     if sync {
-        sync_data(&f, path)?;
+        sync_data(f, path)?;
     }
     Ok(())
 }

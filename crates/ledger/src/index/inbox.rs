@@ -299,10 +299,14 @@ fn guard_hash(layout: &Layout, covered: u64) -> Result<u64> {
         return Ok(0);
     }
     let p = layout.ledger();
-    let f = File::open(&p).at(&p)?;
+    guard_hash_in(&File::open(&p).at(&p)?, &p, covered)
+}
+
+/// [`guard_hash`] of the open ledger `f`.
+fn guard_hash_in(f: &File, path: &Path, covered: u64) -> Result<u64> {
     let start = covered.saturating_sub(GUARD_BYTES);
     let mut buf = vec![0u8; (covered - start) as usize];
-    read_exact_at(&f, &mut buf, start).at(&p)?;
+    read_exact_at(f, &mut buf, start).at(path)?;
     Ok(stable_hash_bytes(&buf))
 }
 
@@ -348,12 +352,15 @@ enum Check {
 
 /// Index the ledger bytes past `state.covered`. With `persist`, records go
 /// to the index files and the state is saved (the caller holds the
-/// exclusive lock); otherwise they are returned as an overlay.
+/// exclusive lock); otherwise they are returned as an overlay. `appended`
+/// is what the caller just appended: when it is all the ledger holds past
+/// the covered point, it is indexed without reading it back.
 fn catch_up(
     layout: &Layout,
     state: &mut IndexState,
     persist: bool,
     check: Check,
+    appended: Option<&[u8]>,
 ) -> Result<(Overlay, bool, bool)> {
     let mut overlay = Overlay::default();
     let mut files_valid = true;
@@ -395,11 +402,18 @@ fn catch_up(
     }
     let path = layout.ledger();
     let mut f = File::open(&path).at(&path)?;
-    f.seek(SeekFrom::Start(state.covered)).at(&path)?;
-    let mut tail = Vec::with_capacity((meta.len - state.covered) as usize);
-    f.take(meta.len - state.covered)
-        .read_to_end(&mut tail)
-        .at(&path)?;
+    let tail: std::borrow::Cow<[u8]> = match appended {
+        Some(t) if t.len() as u64 == meta.len - state.covered => t.into(),
+        _ => {
+            f.seek(SeekFrom::Start(state.covered)).at(&path)?;
+            let mut tail = Vec::with_capacity((meta.len - state.covered) as usize);
+            (&mut f)
+                .take(meta.len - state.covered)
+                .read_to_end(&mut tail)
+                .at(&path)?;
+            tail.into()
+        }
+    };
 
     let base = state.covered;
     let (lines, torn) = jsonl::split(&tail, base, state.lines);
@@ -486,7 +500,7 @@ fn catch_up(
                         );
                         *state = IndexState::empty(meta.ino);
                         reset_index_files(layout);
-                        return catch_up(layout, state, persist, Check::Verify);
+                        return catch_up(layout, state, persist, Check::Verify, None);
                     };
                     state.records = state.records - counted.min(state.records) + total;
                     state.inbox_files.insert(slot.as_str().to_string(), total);
@@ -501,7 +515,11 @@ fn catch_up(
         state.task_dir_mtime = sfs::mtime_ns(&layout.task_index_dir()) as u64;
         state.ledger_len = meta.len;
         state.ledger_mtime_ns = meta.mtime_ns;
-        state.guard = guard_hash(layout, state.covered)?;
+        state.guard = if state.covered == 0 {
+            0
+        } else {
+            guard_hash_in(&f, &path, state.covered)?
+        };
         save_state(layout, state)?;
     } else {
         overlay.by_file = appends;
@@ -666,7 +684,8 @@ fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Me
 /// The view of the index from `state`, caught up with the ledger (and
 /// saved, with `persist`).
 fn make_view(layout: &Layout, mut state: IndexState, persist: bool) -> Result<LedgerView> {
-    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, persist, Check::Verify)?;
+    let (overlay, torn_tail, files_valid) =
+        catch_up(layout, &mut state, persist, Check::Verify, None)?;
     Ok(LedgerView {
         state,
         overlay,
@@ -686,7 +705,7 @@ pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
         Some(s) => (s, Check::VerifiedInTxn),
         None => (load_state(layout), Check::Verify),
     };
-    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, true, check)?;
+    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, true, check, None)?;
     txn.keep_inbox_state(state.clone());
     Ok(LedgerView {
         state,
@@ -943,7 +962,7 @@ pub(crate) fn append_lines(txn: &WriteTxn, lines: &[Vec<u8>], redo: bool) -> Res
     // Index the lines just written (nothing else can have come in between:
     // the lock is held, and `sync_index` verified the state above).
     let mut state = view.state;
-    catch_up(layout, &mut state, true, Check::VerifiedInTxn)?;
+    catch_up(layout, &mut state, true, Check::VerifiedInTxn, Some(&bytes))?;
     txn.keep_inbox_state(state);
     Ok(())
 }

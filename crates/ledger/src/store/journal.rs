@@ -29,6 +29,7 @@
 //! The reference reads the record files directly: they are current as soon
 //! as a call returns.
 
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -177,25 +178,41 @@ impl Entry {
     }
 }
 
+/// Run `f` on the journal, open for reading and appending: opened once per
+/// write transaction (its last line, the entry, the apply mark and the
+/// checkpoint's size check share it), and dropped when [`start`] replaces
+/// the file.
+fn with_journal<T>(txn: &WriteTxn, f: impl FnOnce(&mut File, &Path) -> Result<T>) -> Result<T> {
+    let path = txn.layout().journal();
+    let mut handle = txn.journal_handle();
+    let file = match &mut *handle {
+        Some(file) => file,
+        slot => slot.insert(
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(&path)
+                .at(&path)?,
+        ),
+    };
+    f(file, &path)
+}
+
 /// Make the entry durable: the call's one fsync.
 pub(crate) fn append_entry(txn: &WriteTxn, entry: &Entry) -> Result<()> {
-    let layout = txn.layout();
-    let bytes = entry.to_line(layout)?;
-    fs::append(&layout.journal(), &bytes, true)
+    let bytes = entry.to_line(txn.layout())?;
+    with_journal(txn, |f, path| fs::append_to(f, path, &bytes, true))
 }
 
 /// Say the entry is applied (no fsync: a lost mark only means a redo).
 pub(crate) fn mark_applied(txn: &WriteTxn, tx: &str) -> Result<()> {
-    let layout = txn.layout();
     let line = Line {
         applied: Some(tx.to_string()),
         ..Line::default()
     };
-    fs::append(
-        &layout.journal(),
-        &fs::encode_json(&layout.journal(), &line, false)?,
-        false,
-    )
+    let bytes = fs::encode_json(&txn.layout().journal(), &line, false)?;
+    with_journal(txn, |f, path| fs::append_to(f, path, &bytes, false))
 }
 
 /// The journal as read back.
@@ -250,14 +267,8 @@ fn unapplied_entries(layout: &Layout, lines: Vec<Line>) -> Vec<Entry> {
 
 /// The last line of the journal, read from its end (cheap: called by every
 /// write transaction).
-fn last_line(layout: &Layout) -> Result<Option<Vec<u8>>> {
-    let path = layout.journal();
-    let f = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).at(&path),
-    };
-    let len = f.metadata().at(&path)?.len();
+fn last_line(f: &File, path: &Path) -> Result<Option<Vec<u8>>> {
+    let len = f.metadata().at(path)?.len();
     if len == 0 {
         return Ok(None);
     }
@@ -265,7 +276,7 @@ fn last_line(layout: &Layout) -> Result<Option<Vec<u8>>> {
     let mut want = len.min(512);
     loop {
         let mut buf = vec![0u8; want as usize];
-        fs::platform::read_exact_at(&f, &mut buf, len - want).at(&path)?;
+        fs::platform::read_exact_at(f, &mut buf, len - want).at(path)?;
         let body = &buf[..buf.len().saturating_sub(1)];
         let torn = buf.last() != Some(&b'\n');
         let tail = if torn { &buf[..] } else { body };
@@ -284,7 +295,7 @@ fn last_line(layout: &Layout) -> Result<Option<Vec<u8>>> {
 /// fsync never returned), drop it.
 pub(crate) fn recover_last(txn: &WriteTxn) -> Result<()> {
     let layout = txn.layout();
-    let Some(last) = last_line(layout)? else {
+    let Some(last) = with_journal(txn, |f, path| last_line(f, path))? else {
         return Ok(());
     };
     let complete = last.last() == Some(&b'\n');
@@ -326,10 +337,7 @@ pub(crate) fn recover_last(txn: &WriteTxn) -> Result<()> {
                 return Ok(());
             }
             tracing::warn!("dropping a torn journal entry (its call never returned)");
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .at(&path)?;
+            let f = OpenOptions::new().write(true).open(&path).at(&path)?;
             f.set_len(good_end).at(&path)?;
             Ok(())
         }
@@ -405,7 +413,7 @@ fn replay(txn: &WriteTxn, entries: &[Entry]) -> Result<()> {
 
 /// Checkpoint when the journal has grown past [`CHECKPOINT_BYTES`].
 pub(crate) fn maybe_checkpoint(txn: &WriteTxn) -> Result<()> {
-    let len = std::fs::metadata(txn.layout().journal()).map_or(0, |m| m.len());
+    let len = with_journal(txn, |f, path| Ok(f.metadata().at(path)?.len()))?;
     if len > CHECKPOINT_BYTES {
         checkpoint(txn)?;
     }
@@ -437,8 +445,10 @@ fn start(txn: &WriteTxn) -> Result<()> {
         boot: Some(txn.store().boot_id().unwrap_or("").to_string()),
         ..Line::default()
     };
-    // One line, like every line of the journal.
+    // One line, like every line of the journal. The file is replaced: the
+    // transaction's handle names the old one.
     let bytes = fs::encode_json(&layout.journal(), &header, false)?;
+    txn.journal_handle().take();
     fs::write_atomic(&layout.journal(), &bytes, Durability::Durable)
 }
 
@@ -446,7 +456,7 @@ fn start(txn: &WriteTxn) -> Result<()> {
 fn header_boot(layout: &Layout) -> Result<Option<String>> {
     use std::io::Read;
     let path = layout.journal();
-    let f = match std::fs::File::open(&path) {
+    let f = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).at(&path),

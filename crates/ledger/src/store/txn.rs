@@ -157,6 +157,10 @@ pub struct WriteTxn<'s> {
     /// The inbox index state as this transaction last saved or checked it
     /// (see [`crate::index::inbox::sync_index`]).
     inbox_state: RefCell<Option<IndexState>>,
+    /// The journal, opened once for the transaction (see
+    /// [`super::journal`]): its last line is read, its entry and apply
+    /// mark appended, through one handle.
+    journal: RefCell<Option<std::fs::File>>,
 }
 
 impl<'s> WriteTxn<'s> {
@@ -165,7 +169,13 @@ impl<'s> WriteTxn<'s> {
         WriteTxn {
             read,
             inbox_state: RefCell::new(None),
+            journal: RefCell::new(None),
         }
+    }
+
+    /// The transaction's journal handle (None until the journal opens it).
+    pub(crate) fn journal_handle(&self) -> std::cell::RefMut<'_, Option<std::fs::File>> {
+        self.journal.borrow_mut()
     }
 
     /// The inbox index state this transaction kept, taken out (None: read
