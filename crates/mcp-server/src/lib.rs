@@ -614,6 +614,44 @@ pub fn run_stdio(config: Config) -> anyhow::Result<()> {
         .block_on(serve_stdio(config))
 }
 
+/// The server's side of the stdio transport.
+type StdioReader = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+type StdioWriter = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+
+/// stdin and stdout for the transport. Where they are pipes (as when Codex
+/// starts the server) they are driven by the runtime itself, non-blocking:
+/// tokio's `stdin()`/`stdout()` do every read and write on a blocking pool
+/// thread, two thread hops per message that cost more than a ledger read.
+/// Anything else (a terminal, a file) goes through tokio's stdio.
+fn stdio() -> (StdioReader, StdioWriter) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use tokio::net::unix::pipe;
+        let input = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(pipe::Receiver::from_owned_fd);
+        let output = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(pipe::Sender::from_owned_fd);
+        let reader: StdioReader = match input {
+            Ok(r) => Box::pin(r),
+            Err(_) => Box::pin(tokio::io::stdin()),
+        };
+        let writer: StdioWriter = match output {
+            Ok(w) => Box::pin(w),
+            Err(_) => Box::pin(tokio::io::stdout()),
+        };
+        (reader, writer)
+    }
+    #[cfg(not(unix))]
+    {
+        (Box::pin(tokio::io::stdin()), Box::pin(tokio::io::stdout()))
+    }
+}
+
 async fn serve_stdio(config: Config) -> anyhow::Result<()> {
     let server = CodenatorServer::new(&config)?;
     tracing::info!(
@@ -622,7 +660,7 @@ async fn serve_stdio(config: Config) -> anyhow::Result<()> {
         agent = config.agent.as_ref().map_or("(bound by Codex thread)", |a| a.as_str()),
         "codenator MCP server ready"
     );
-    let service = server.serve(rmcp::transport::stdio()).await?;
+    let service = server.serve(stdio()).await?;
     let reason = service.waiting().await?;
     tracing::info!(?reason, "stopped");
     Ok(())
