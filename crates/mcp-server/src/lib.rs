@@ -1,7 +1,7 @@
 //! The codenator MCP stdio server.
 //!
 //! A thin layer over the [`ledger`] crate: each MCP tool is one ledger
-//! operation run on a blocking thread as the resolved caller; its typed
+//! operation, run inline on the server's one thread as the resolved caller; its typed
 //! answer becomes `structuredContent` plus the same JSON as text, and its
 //! type is the tool's `outputSchema`. It holds no state of its own between
 //! calls; everything lives in the ledger, so any number of server processes
@@ -146,7 +146,7 @@ impl CodenatorServer {
         &self.store
     }
 
-    /// Run one ledger operation on a blocking thread as the resolved caller.
+    /// Run one ledger operation inline, as the resolved caller.
     /// The answer's type names the tool (see [`schemas::ToolOutput`]).
     async fn run<T, F>(
         &self,
