@@ -660,7 +660,11 @@ fn read_log(path: &std::path::Path, from: Option<u64>) -> LogTail {
         _ => 0,
     };
     let mut bytes = Vec::new();
-    if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut bytes).is_err() {
+    // Nothing new past `from` (the usual case: no one wrote since this
+    // process last read): nothing to seek to or read.
+    if start < len
+        && (f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut bytes).is_err())
+    {
         return empty;
     }
     LogTail {
@@ -806,9 +810,14 @@ pub(crate) fn mark_stale(txn: &WriteTxn) -> Result<()> {
 /// recovery, or left by an older codenator mid-write); `0`, or no file,
 /// means no.
 pub fn is_pending(layout: &Layout) -> bool {
-    std::fs::read(layout.work_pending())
-        .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'1'))
-        .unwrap_or(false)
+    // One read of its first page (the marker is at most a page, see
+    // `set_pending`): no size query, no second read for the end of file.
+    let Ok(mut f) = std::fs::File::open(layout.work_pending()) else {
+        return false;
+    };
+    let mut page = [0u8; 4096];
+    let n = f.read(&mut page).unwrap_or(0);
+    page[..n].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'1')
 }
 
 /// Set the marker in place (no file created or removed per write).
