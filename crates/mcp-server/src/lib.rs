@@ -1,9 +1,9 @@
 //! The codenator MCP stdio server.
 //!
 //! A thin layer over the [`ledger`] crate: each MCP tool is one ledger
-//! operation, run inline on the server's one thread as the resolved caller; its typed
-//! answer becomes `structuredContent` plus the same JSON as text, and its
-//! type is the tool's `outputSchema`. It holds no state of its own between
+//! operation, run inline on the server's one thread as the resolved
+//! caller; its typed answer becomes `structuredContent` plus the same JSON
+//! as text, and its type is the tool's `outputSchema`. It holds no state of its own between
 //! calls; everything lives in the ledger, so any number of server processes
 //! can share one store.
 
@@ -167,25 +167,23 @@ impl CodenatorServer {
         // [`serve_stdio`]): no hop to another thread and back, which cost
         // more than the op's own file work. Its fsyncs are this thread's. A
         // panic in it becomes an error answer, not a dead server.
-        let joined = {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                let before = ledger::fs::thread_fsync_count();
-                let run = || {
-                    let caller = store.resolve_caller(
-                        agent.as_ref(),
-                        thread.as_deref(),
-                        registering.as_deref(),
-                    )?;
-                    let ctx = Ctx {
-                        caller,
-                        thread_id: thread,
-                    };
-                    op(&store, &ctx)
+        let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let before = ledger::fs::thread_fsync_count();
+            let run = || {
+                let caller = store.resolve_caller(
+                    agent.as_ref(),
+                    thread.as_deref(),
+                    registering.as_deref(),
+                )?;
+                let ctx = Ctx {
+                    caller,
+                    thread_id: thread,
                 };
-                let out = run();
-                (out, ledger::fs::thread_fsync_count() - before)
-            }))
-        };
+                op(&store, &ctx)
+            };
+            let out = run();
+            (out, ledger::fs::thread_fsync_count() - before)
+        }));
         let fsyncs = joined.as_ref().map_or(0, |(_, n)| *n);
         let mut result = match joined.map(|(out, _)| out) {
             Ok(Ok(v)) => match serde_json::to_value(v) {

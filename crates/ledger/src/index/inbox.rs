@@ -25,10 +25,10 @@
 //! bytes before the covered point changed (an editor or a script rewrote it
 //! in place) make it be rebuilt, by the next writer, and read around by
 //! readers until then. A recipient's file is checked against its own count
-//! where it is read or appended to, so no access lists `index/inbox/`. Every line read through the index is checked to be
-//! the one the record points at (a whole line, the recipient, the seq); a
-//! mismatch means the index is stale, and the answer is computed from a
-//! full scan instead.
+//! where it is read or appended to, so no access lists `index/inbox/`.
+//! Every line read through the index is checked to be the one the record
+//! points at (a whole line, the recipient, the seq); a mismatch means the
+//! index is stale, and the answer is computed from a full scan instead.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -145,9 +145,6 @@ pub struct IndexState {
     /// The latest summary-pause markers, oldest first.
     #[serde(default)]
     pub pauses: Vec<PauseMark>,
-    /// Records in the recipients' index files (`index/inbox/`), in all.
-    #[serde(default)]
-    pub records: u64,
     /// Records in each recipient's index file, by recipient. A file is
     /// checked against its count where it is used: a reader that finds
     /// another length (a file deleted, truncated or left longer by a crash)
@@ -166,6 +163,11 @@ pub struct IndexState {
 }
 
 impl IndexState {
+    /// Does any recipient's index file hold a record?
+    fn has_inbox_records(&self) -> bool {
+        self.inbox_files.values().any(|n| *n > 0)
+    }
+
     fn empty(ino: u64) -> IndexState {
         IndexState {
             version: INDEX_VERSION,
@@ -304,6 +306,9 @@ fn guard_hash(layout: &Layout, covered: u64) -> Result<u64> {
 
 /// [`guard_hash`] of the open ledger `f`.
 fn guard_hash_in(f: &File, path: &Path, covered: u64) -> Result<u64> {
+    if covered == 0 {
+        return Ok(0);
+    }
     let start = covered.saturating_sub(GUARD_BYTES);
     let mut buf = vec![0u8; (covered - start) as usize];
     read_exact_at(f, &mut buf, start).at(path)?;
@@ -365,7 +370,7 @@ fn catch_up(
     let mut overlay = Overlay::default();
     let mut files_valid = true;
     let Some(meta) = ledger_meta(layout)? else {
-        if state.covered != 0 || state.records != 0 {
+        if state.covered != 0 || state.has_inbox_records() {
             *state = IndexState::empty(0);
             if persist {
                 reset_index_files(layout);
@@ -374,7 +379,7 @@ fn catch_up(
         }
         return Ok((overlay, false, files_valid));
     };
-    let has_index = state.covered > 0 || state.records > 0 || state.ledger_ino != meta.ino;
+    let has_index = state.covered > 0 || state.has_inbox_records() || state.ledger_ino != meta.ino;
     // A ledger the state does not name (just created, or replaced by
     // `doctor --repair`), or one shorter than the state covers, is checked
     // anyway.
@@ -502,7 +507,6 @@ fn catch_up(
                         reset_index_files(layout);
                         return catch_up(layout, state, persist, Check::Verify, None);
                     };
-                    state.records = state.records - counted.min(state.records) + total;
                     state.inbox_files.insert(slot.as_str().to_string(), total);
                 }
                 OwnedFile::Tasks(_) => {
@@ -515,11 +519,7 @@ fn catch_up(
         state.task_dir_mtime = sfs::mtime_ns(&layout.task_index_dir()) as u64;
         state.ledger_len = meta.len;
         state.ledger_mtime_ns = meta.mtime_ns;
-        state.guard = if state.covered == 0 {
-            0
-        } else {
-            guard_hash_in(&f, &path, state.covered)?
-        };
+        state.guard = guard_hash_in(&f, &path, state.covered)?;
         save_state(layout, state)?;
     } else {
         overlay.by_file = appends;
@@ -683,9 +683,13 @@ fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Me
 
 /// The view of the index from `state`, caught up with the ledger (and
 /// saved, with `persist`).
-fn make_view(layout: &Layout, mut state: IndexState, persist: bool) -> Result<LedgerView> {
-    let (overlay, torn_tail, files_valid) =
-        catch_up(layout, &mut state, persist, Check::Verify, None)?;
+fn make_view(
+    layout: &Layout,
+    mut state: IndexState,
+    persist: bool,
+    check: Check,
+) -> Result<LedgerView> {
+    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, persist, check, None)?;
     Ok(LedgerView {
         state,
         overlay,
@@ -701,31 +705,26 @@ fn make_view(layout: &Layout, mut state: IndexState, persist: bool) -> Result<Le
 /// checks the index once, not once per step.
 pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
     let layout = txn.layout();
-    let (mut state, check) = match txn.take_inbox_state() {
+    let (state, check) = match txn.take_inbox_state() {
         Some(s) => (s, Check::VerifiedInTxn),
         None => (load_state(layout), Check::Verify),
     };
-    let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, true, check, None)?;
-    txn.keep_inbox_state(state.clone());
-    Ok(LedgerView {
-        state,
-        overlay,
-        torn_tail,
-        files_valid,
-    })
+    let view = make_view(layout, state, true, check)?;
+    txn.keep_inbox_state(view.state.clone());
+    Ok(view)
 }
 
 /// The index as it is, with any unindexed tail read into memory. Never
 /// writes (a write transaction's view is brought up to date first).
 pub fn view(txn: &ReadTxn) -> Result<LedgerView> {
-    make_view(txn.layout(), load_state(txn.layout()), false)
+    make_view(txn.layout(), load_state(txn.layout()), false, Check::Verify)
 }
 
 /// A view built from the whole ledger in memory, ignoring the index files
 /// (an empty state describes no ledger): what a reader falls back to when
 /// the index proved stale.
 fn full_view(txn: &ReadTxn) -> Result<LedgerView> {
-    make_view(txn.layout(), IndexState::empty(0), false)
+    make_view(txn.layout(), IndexState::empty(0), false, Check::Verify)
 }
 
 /// Messages of one key, in (seq, offset) order, after the records' checks.
