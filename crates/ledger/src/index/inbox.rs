@@ -30,6 +30,7 @@
 //! points at (a whole line, the recipient, the seq); a mismatch means the
 //! index is stale, and the answer is computed from a full scan instead.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -49,6 +50,9 @@ use crate::time;
 
 const RECORD: usize = 40;
 const INDEX_VERSION: u32 = 5;
+
+/// Records a search reads in one go from a file's end (4 KB).
+const TAIL_RECORDS: u64 = 102;
 const MAX_CORRUPT_LISTED: usize = 100;
 const PAUSES_KEPT: usize = 16;
 /// Bytes before the covered point whose hash tells that the indexed part of
@@ -257,6 +261,9 @@ struct Overlay {
     by_file: BTreeMap<OwnedFile, Vec<Record>>,
 }
 
+/// Per index file: the seq a view read it above, and the records it got.
+type ReadMemo = BTreeMap<OwnedFile, (u64, Vec<Record>)>;
+
 /// The ledger's index as seen by one transaction: persisted state plus the
 /// records of lines past it.
 pub struct LedgerView {
@@ -267,6 +274,11 @@ pub struct LedgerView {
     /// False when the index files describe another ledger and only the
     /// overlay (then built from the whole ledger) may be used.
     files_valid: bool,
+    /// What this view read of each index file (and above which seq), kept
+    /// when it was made under the shared lock, where no index file can
+    /// change: `get_status` asks for the broadcast file once per slot, and
+    /// reads it once. None for a write transaction's view.
+    read_memo: Option<RefCell<ReadMemo>>,
 }
 
 struct Meta {
@@ -614,9 +626,9 @@ fn append_records(path: &Path, recs: Vec<Record>, counted: u64) -> Result<Option
     Ok(Some((written, whole / RECORD as u64 + written)))
 }
 
-/// Records of an index file whose running max exceeds `above`: a binary
-/// search, then one read of the rest. Cost follows the answer, not the
-/// history. With `counted`, a file that does not hold exactly that many
+/// Records of an index file whose running max exceeds `above`: one read
+/// of the file's last block, and a binary search before it only when the
+/// answer starts there. Cost follows the answer, not the history. With `counted`, a file that does not hold exactly that many
 /// records is stale: None.
 fn records_above(path: &Path, above: u64, counted: Option<u64>) -> Result<Option<Vec<Record>>> {
     let f = match File::open(path) {
@@ -631,12 +643,27 @@ fn records_above(path: &Path, above: u64, counted: Option<u64>) -> Result<Option
     if counted.is_some_and(|c| len != c * RECORD as u64) {
         return Ok(None);
     }
+    let read_run = |from: u64, to: u64| -> Result<Vec<Record>> {
+        let mut buf = vec![0u8; (to - from) as usize * RECORD];
+        read_exact_at(&f, &mut buf, from * RECORD as u64).at(path)?;
+        Ok(buf.chunks_exact(RECORD).map(Record::decode).collect())
+    };
+    // A reader's cursor is nearly always close to the end: read the last
+    // block first, in one read, and search it in memory. Only when what is
+    // wanted reaches further back is the rest searched a record at a time.
+    let tail_from = n.saturating_sub(TAIL_RECORDS);
+    let mut tail = read_run(tail_from, n)?;
+    if tail.first().is_none_or(|r| r.runmax <= above) {
+        let keep = tail.partition_point(|r| r.runmax <= above);
+        tail.drain(..keep);
+        return Ok(Some(tail));
+    }
     let read_at = |i: u64| -> Result<Record> {
         let mut b = [0u8; RECORD];
         read_exact_at(&f, &mut b, i * RECORD as u64).at(path)?;
         Ok(Record::decode(&b))
     };
-    let (mut lo, mut hi) = (0u64, n);
+    let (mut lo, mut hi) = (0u64, tail_from);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         if read_at(mid)?.runmax > above {
@@ -645,10 +672,9 @@ fn records_above(path: &Path, above: u64, counted: Option<u64>) -> Result<Option
             lo = mid + 1;
         }
     }
-    let count = (n - lo) as usize;
-    let mut buf = vec![0u8; count * RECORD];
-    read_exact_at(&f, &mut buf, lo * RECORD as u64).at(path)?;
-    Ok(Some(buf.chunks_exact(RECORD).map(Record::decode).collect()))
+    let mut recs = read_run(lo, tail_from)?;
+    recs.append(&mut tail);
+    Ok(Some(recs))
 }
 
 /// The line a record points at, if it still is that line.
@@ -688,6 +714,7 @@ fn make_view(
     mut state: IndexState,
     persist: bool,
     check: Check,
+    memo: bool,
 ) -> Result<LedgerView> {
     let (overlay, torn_tail, files_valid) = catch_up(layout, &mut state, persist, check, None)?;
     Ok(LedgerView {
@@ -695,6 +722,7 @@ fn make_view(
         overlay,
         torn_tail,
         files_valid,
+        read_memo: memo.then(Default::default),
     })
 }
 
@@ -709,7 +737,7 @@ pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
         Some(s) => (s, Check::VerifiedInTxn),
         None => (load_state(layout), Check::Verify),
     };
-    let view = make_view(layout, state, true, check)?;
+    let view = make_view(layout, state, true, check, false)?;
     txn.keep_inbox_state(view.state.clone());
     Ok(view)
 }
@@ -717,14 +745,27 @@ pub(crate) fn sync_index(txn: &WriteTxn) -> Result<LedgerView> {
 /// The index as it is, with any unindexed tail read into memory. Never
 /// writes (a write transaction's view is brought up to date first).
 pub fn view(txn: &ReadTxn) -> Result<LedgerView> {
-    make_view(txn.layout(), load_state(txn.layout()), false, Check::Verify)
+    let memo = !txn.is_exclusive();
+    make_view(
+        txn.layout(),
+        load_state(txn.layout()),
+        false,
+        Check::Verify,
+        memo,
+    )
 }
 
 /// A view built from the whole ledger in memory, ignoring the index files
 /// (an empty state describes no ledger): what a reader falls back to when
 /// the index proved stale.
 fn full_view(txn: &ReadTxn) -> Result<LedgerView> {
-    make_view(txn.layout(), IndexState::empty(0), false, Check::Verify)
+    make_view(
+        txn.layout(),
+        IndexState::empty(0),
+        false,
+        Check::Verify,
+        false,
+    )
 }
 
 /// Messages of one key, in (seq, offset) order, after the records' checks.
@@ -755,7 +796,7 @@ impl LedgerView {
                 Key::To(s) => Some(self.state.inbox_files.get(s.as_str()).copied().unwrap_or(0)),
                 Key::Task(_) => None,
             };
-            match records_above(&file.path(txn.layout()), above, counted)? {
+            match self.file_records(txn, file, above, counted)? {
                 Some(r) => recs.extend(r),
                 None => return Ok(None),
             }
@@ -767,6 +808,34 @@ impl LedgerView {
             recs.retain(|r| r.tag == tag);
         }
         Ok(Some(recs))
+    }
+
+    /// [`records_above`] of one index file, from this view's memo when it
+    /// read that file from at most `above` before (the records are those
+    /// whose running max exceeds `above`, so the filter gives the same).
+    fn file_records(
+        &self,
+        txn: &ReadTxn,
+        file: IdxFile,
+        above: u64,
+        counted: Option<u64>,
+    ) -> Result<Option<Vec<Record>>> {
+        let Some(memo) = &self.read_memo else {
+            return records_above(&file.path(txn.layout()), above, counted);
+        };
+        let owned = file.owned();
+        if let Some((from, recs)) = memo.borrow().get(&owned)
+            && *from <= above
+        {
+            return Ok(Some(
+                recs.iter().copied().filter(|r| r.runmax > above).collect(),
+            ));
+        }
+        let found = records_above(&file.path(txn.layout()), above, counted)?;
+        if let Some(recs) = &found {
+            memo.borrow_mut().insert(owned, (above, recs.clone()));
+        }
+        Ok(found)
     }
 
     /// Unread records for `slot` (its own and broadcasts), in (seq, offset)
@@ -1014,4 +1083,57 @@ pub(crate) fn reset(txn: &WriteTxn) -> Result<LedgerView> {
     reset_index_files(layout);
     txn.take_inbox_state();
     sync_index(txn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The search gives exactly the records a filter over the whole file
+    /// gives, whether the answer lies in the last block, before it, or
+    /// nowhere; with legacy seqs out of order (the running max carries).
+    #[test]
+    fn records_above_matches_a_full_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.idx");
+        for n in [0u64, 1, 50, TAIL_RECORDS, TAIL_RECORDS + 1, 350] {
+            let mut runmax = 0;
+            let recs: Vec<Record> = (0..n)
+                .map(|i| {
+                    // Every seventh seq is a legacy one from further back.
+                    let seq = if i % 7 == 3 { i / 2 + 1 } else { i * 2 + 1 };
+                    runmax = runmax.max(seq);
+                    Record {
+                        offset: i * 100,
+                        len: 99,
+                        seq,
+                        runmax,
+                        tag: i,
+                    }
+                })
+                .collect();
+            let bytes: Vec<u8> = recs.iter().flat_map(|r| r.encode()).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            for above in [
+                0,
+                1,
+                2,
+                100,
+                400,
+                495,
+                n * 2 - n.min(1),
+                n * 2 + 5,
+                u64::MAX,
+            ] {
+                let want: Vec<Record> = recs.iter().copied().filter(|r| r.runmax > above).collect();
+                let got = records_above(&path, above, Some(n)).unwrap().unwrap();
+                assert_eq!(got, want, "{n} records above {above}");
+            }
+            assert_eq!(
+                records_above(&path, 0, Some(n + 1)).unwrap(),
+                None,
+                "a miscounted file is stale"
+            );
+        }
+    }
 }
