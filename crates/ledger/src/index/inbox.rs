@@ -677,34 +677,73 @@ fn records_above(path: &Path, above: u64, counted: Option<u64>) -> Result<Option
     Ok(Some(recs))
 }
 
-/// The line a record points at, if it still is that line.
-fn read_record(f: &File, path: &Path, key: &Key, r: &Record) -> Result<Option<Message>> {
-    // The byte before the line too: a record must point at a whole line.
-    let start = r.offset.saturating_sub(1);
-    let lead = (r.offset - start) as usize;
-    let mut buf = vec![0u8; r.len as usize + lead];
-    match read_exact_at(f, &mut buf, start) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e).at(path),
+/// The most bytes one read of a run of nearby lines covers.
+const RUN_SPAN: u64 = 64 * 1024;
+
+/// The messages `recs` point at, in their order; None in place of a record
+/// that no longer points at its line. Records close together in the ledger
+/// (a slot's recent messages usually are) are read as one run, in one read,
+/// instead of one read each; a run spans at most [`RUN_SPAN`] bytes.
+fn read_records<'k>(
+    f: &File,
+    path: &Path,
+    recs: impl IntoIterator<Item = (&'k Key, Record)>,
+) -> Result<Vec<Option<Message>>> {
+    let recs: Vec<(&Key, Record)> = recs.into_iter().collect();
+    let mut out = Vec::with_capacity(recs.len());
+    let mut i = 0;
+    while i < recs.len() {
+        // The byte before each line too: a record must point at a whole line.
+        let start = recs[i].1.offset.saturating_sub(1);
+        let mut end = recs[i].1.offset + u64::from(recs[i].1.len);
+        let mut j = i + 1;
+        while let Some((_, r)) = recs.get(j) {
+            let r_end = r.offset + u64::from(r.len);
+            if r.offset.saturating_sub(1) < start || r_end.max(end) - start > RUN_SPAN {
+                break;
+            }
+            end = end.max(r_end);
+            j += 1;
+        }
+        let mut buf = vec![0u8; (end - start) as usize];
+        let run_read = match read_exact_at(f, &mut buf, start) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
+            Err(e) => return Err(e).at(path),
+        };
+        for (key, r) in &recs[i..j] {
+            let from = (r.offset.saturating_sub(1) - start) as usize;
+            let to = (r.offset + u64::from(r.len) - start) as usize;
+            let lead = (r.offset - r.offset.saturating_sub(1)) as usize;
+            out.push(
+                run_read
+                    .then(|| parse_line(&buf[from..to], lead, key, r))
+                    .flatten(),
+            );
+        }
+        i = j;
     }
+    Ok(out)
+}
+
+/// The message of one record's line (`lead`: the byte before it is there),
+/// if it still is that line.
+fn parse_line(buf: &[u8], lead: usize, key: &Key, r: &Record) -> Option<Message> {
     if (lead == 1 && buf[0] != b'\n') || buf.last() != Some(&b'\n') {
-        return Ok(None);
+        return None;
     }
     let line = &buf[lead..buf.len() - 1];
     if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Ok(None);
+        return None;
     }
     // A message line parses as a Message (lenient: every object does); a
     // seq it carries must be the record's (a legacy line has none: 0).
-    let Ok(mut m) = serde_json::from_slice::<Message>(line) else {
-        return Ok(None);
-    };
+    let mut m = serde_json::from_slice::<Message>(line).ok()?;
     if (m.seq != 0 && m.seq != r.seq) || !key.matches(&m) {
-        return Ok(None);
+        return None;
     }
     m.seq = r.seq;
-    Ok(Some(m))
+    Some(m)
 }
 
 /// The view of the index from `state`, caught up with the ledger (and
@@ -775,14 +814,8 @@ fn load_records(txn: &ReadTxn, key: &Key, recs: &[Record]) -> Result<Option<Vec<
     }
     let path = txn.layout().ledger();
     let f = File::open(&path).at(&path)?;
-    let mut out = Vec::with_capacity(recs.len());
-    for r in recs {
-        match read_record(&f, &path, key, r)? {
-            Some(m) => out.push(m),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(out))
+    let found = read_records(&f, &path, recs.iter().map(|r| (key, *r)))?;
+    Ok(found.into_iter().collect())
 }
 
 impl LedgerView {
@@ -921,9 +954,10 @@ impl LedgerView {
             return Ok(Some((Vec::new(), total)));
         }
         let f = File::open(&path).at(&path)?;
+        let found = read_records(&f, &path, recs[..take].iter().map(|(k, r)| (k, *r)))?;
         let mut out = Vec::with_capacity(take);
-        for (key, r) in &recs[..take] {
-            let Some(m) = read_record(&f, &path, key, r)? else {
+        for m in found {
+            let Some(m) = m else {
                 return Ok(None);
             };
             // A hash collision could hide a foreign sender; recheck the field.
@@ -1135,5 +1169,59 @@ mod tests {
                 "a miscounted file is stale"
             );
         }
+    }
+
+    /// Lines read in runs give what one read per line gave: every message
+    /// its record points at, across runs longer than [`RUN_SPAN`], and None
+    /// for a record that no longer points at its line.
+    #[test]
+    fn read_records_in_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let to = SlotId::parse("to", "session-01").unwrap();
+        let key = Key::To(to.clone());
+        let mut bytes = Vec::new();
+        let mut recs = Vec::new();
+        for i in 0..3000u64 {
+            let whom = if i % 7 == 0 {
+                "session-01"
+            } else {
+                "session-02"
+            };
+            let line = format!(
+                "{{\"id\":\"msg_{i:06}\",\"seq\":{},\"from\":\"coordinator\",\"to\":\"{whom}\",\"body\":\"{}\"}}\n",
+                i + 1,
+                "x".repeat((i % 50) as usize)
+            );
+            if i % 7 == 0 {
+                recs.push(Record {
+                    offset: bytes.len() as u64,
+                    len: line.len() as u32,
+                    seq: i + 1,
+                    runmax: i + 1,
+                    tag: 0,
+                });
+            }
+            bytes.extend_from_slice(line.as_bytes());
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let f = File::open(&path).unwrap();
+        let found = read_records(&f, &path, recs.iter().map(|r| (&key, *r))).unwrap();
+        assert_eq!(found.len(), recs.len());
+        for (m, r) in found.iter().zip(&recs) {
+            let m = m.as_ref().expect("every record points at its line");
+            assert_eq!(m.seq, r.seq);
+            assert_eq!(m.id, format!("msg_{:06}", r.seq - 1));
+        }
+        // A record shifted off its line, and one past the ledger's end.
+        let mut bad = recs.clone();
+        bad[3].offset += 1;
+        bad.push(Record {
+            offset: bytes.len() as u64 + 10,
+            ..recs[0]
+        });
+        let found = read_records(&f, &path, bad.iter().map(|r| (&key, *r))).unwrap();
+        assert!(found[3].is_none() && found[bad.len() - 1].is_none());
+        assert!(found[2].is_some() && found[4].is_some());
     }
 }
