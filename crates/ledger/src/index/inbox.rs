@@ -628,8 +628,9 @@ fn append_records(path: &Path, recs: Vec<Record>, counted: u64) -> Result<Option
 
 /// Records of an index file whose running max exceeds `above`: one read
 /// of the file's last block, and a binary search before it only when the
-/// answer starts there. Cost follows the answer, not the history. With `counted`, a file that does not hold exactly that many
-/// records is stale: None.
+/// answer starts there. Cost follows the answer, not the history. With
+/// `counted`, a file that does not hold exactly that many records is
+/// stale: None.
 fn records_above(path: &Path, above: u64, counted: Option<u64>) -> Result<Option<Vec<Record>>> {
     let f = match File::open(path) {
         Ok(f) => f,
@@ -658,15 +659,10 @@ fn records_above(path: &Path, above: u64, counted: Option<u64>) -> Result<Option
         tail.drain(..keep);
         return Ok(Some(tail));
     }
-    let read_at = |i: u64| -> Result<Record> {
-        let mut b = [0u8; RECORD];
-        read_exact_at(&f, &mut b, i * RECORD as u64).at(path)?;
-        Ok(Record::decode(&b))
-    };
     let (mut lo, mut hi) = (0u64, tail_from);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if read_at(mid)?.runmax > above {
+        if read_run(mid, mid + 1)?[0].runmax > above {
             hi = mid;
         } else {
             lo = mid + 1;
