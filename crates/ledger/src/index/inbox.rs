@@ -742,6 +742,16 @@ fn parse_line(buf: &[u8], lead: usize, key: &Key, r: &Record) -> Option<Message>
     Some(m)
 }
 
+/// The index keys a slot's unread messages are under: its own inbox, and
+/// the broadcast one unless it is the broadcast slot.
+fn unread_keys(slot: &SlotId) -> Vec<Key> {
+    let mut keys = vec![Key::To(slot.clone())];
+    if !slot.is_broadcast() {
+        keys.push(Key::To(SlotId::broadcast()));
+    }
+    keys
+}
+
 /// The view of the index from `state`, caught up with the ledger (and
 /// saved, with `persist`).
 fn make_view(
@@ -868,24 +878,22 @@ impl LedgerView {
     }
 
     /// Unread records for `slot` (its own and broadcasts), in (seq, offset)
-    /// order, its own messages left out; None when an index file is stale.
+    /// order, its own messages left out, each with the position of its key
+    /// in [`unread_keys`] (a count of 200 unread used to clone the slot's
+    /// name 200 times); None when an index file is stale.
     fn unread_records(
         &self,
         txn: &ReadTxn,
         slot: &SlotId,
         cursor: &Cursor,
-    ) -> Result<Option<Vec<(Key, Record)>>> {
+    ) -> Result<Option<Vec<(usize, Record)>>> {
         let own = stable_hash(slot);
         let mut recs = Vec::new();
-        let mut keys = vec![Key::To(slot.clone())];
-        if !slot.is_broadcast() {
-            keys.push(Key::To(SlotId::broadcast()));
-        }
-        for key in keys {
-            let Some(found) = self.records(txn, &key, cursor.last_seq)? else {
+        for (k, key) in unread_keys(slot).iter().enumerate() {
+            let Some(found) = self.records(txn, key, cursor.last_seq)? else {
                 return Ok(None);
             };
-            recs.extend(found.into_iter().map(|r| (key.clone(), r)));
+            recs.extend(found.into_iter().map(|r| (k, r)));
         }
         recs.retain(|(_, r)| !cursor.is_read(r.seq) && r.tag != own);
         recs.sort_by_key(|(_, r)| (r.seq, r.offset));
@@ -950,7 +958,8 @@ impl LedgerView {
             return Ok(Some((Vec::new(), total)));
         }
         let f = File::open(&path).at(&path)?;
-        let found = read_records(&f, &path, recs[..take].iter().map(|(k, r)| (k, *r)))?;
+        let keys = unread_keys(slot);
+        let found = read_records(&f, &path, recs[..take].iter().map(|(k, r)| (&keys[*k], *r)))?;
         let mut out = Vec::with_capacity(take);
         for m in found {
             let Some(m) = m else {
