@@ -206,16 +206,41 @@ pub fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
 }
 
 /// The bytes of a file, `Ok(None)` when it does not exist.
+///
+/// The buffer is sized from the file's length with one byte to spare, so
+/// the read that stops short of filling it has met the end and no probing
+/// read follows: four system calls (open, statx, read, close) where std's
+/// `read_to_end` makes six (it adds a seek and a read that returns 0), on
+/// the path of every record a call reads. A file that grew since its
+/// length was taken is read on to its end.
 pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::new();
-    match File::open(path) {
-        Ok(mut f) => {
-            f.read_to_end(&mut bytes).at(path)?;
-            Ok(Some(bytes))
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).at(path),
+    };
+    let len = f.metadata().at(path)?.len() as usize;
+    let mut bytes = vec![0u8; len + 1];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        let n = match f.read(&mut bytes[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).at(path),
+        };
+        filled += n;
+        // A read that returned nothing, or less than asked once the length
+        // is reached, ended at the file's end.
+        if n == 0 || (filled >= len && filled < bytes.len()) {
+            break;
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).at(path),
     }
+    if filled == bytes.len() {
+        f.read_to_end(&mut bytes).at(path)?;
+    } else {
+        bytes.truncate(filled);
+    }
+    Ok(Some(bytes))
 }
 
 /// Read a JSON file: `Ok(None)` when it does not exist, `Err(Damaged)` when
@@ -287,6 +312,25 @@ pub fn mtime_ns(path: &Path) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `read_bytes` gives a file's bytes whatever its length (empty, one
+    /// short read, many reads, a length a read buffer divides), and None for
+    /// a missing file.
+    #[test]
+    fn read_bytes_reads_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0usize, 1, 80, 4096, 65536, 300_001] {
+            let p = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            fs::write(&p, &bytes).unwrap();
+            assert_eq!(
+                read_bytes(&p).unwrap().as_deref(),
+                Some(&bytes[..]),
+                "{len}"
+            );
+        }
+        assert_eq!(read_bytes(&dir.path().join("missing")).unwrap(), None);
+    }
 
     /// A journaled put rewrites the directory's spare instead of creating a
     /// file per put: the record alternates between two inodes, no temp file
