@@ -186,15 +186,25 @@ impl CodenatorServer {
         }));
         let fsyncs = joined.as_ref().map_or(0, |(_, n)| *n);
         let mut result = match joined.map(|(out, _)| out) {
-            Ok(Ok(v)) => match serde_json::to_value(v) {
-                Ok(v) => CallToolResult::structured(v),
-                Err(e) => {
-                    return Err(McpError::internal_error(
-                        format!("{tool}: cannot encode the answer: {e}"),
-                        None,
-                    ));
+            // The text is written from the typed answer, in its fields'
+            // order, not from the value (rmcp's `structured` formats the
+            // value through `Display`, a second, slower walk of it).
+            Ok(Ok(v)) => {
+                match serde_json::to_string(&v).and_then(|t| Ok((t, serde_json::to_value(v)?))) {
+                    Ok((text, value)) => {
+                        let mut r =
+                            CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+                        r.structured_content = Some(value);
+                        r
+                    }
+                    Err(e) => {
+                        return Err(McpError::internal_error(
+                            format!("{tool}: cannot encode the answer: {e}"),
+                            None,
+                        ));
+                    }
                 }
-            },
+            }
             Ok(Err(e)) => {
                 tracing::info!(tool, error = %e, "refused");
                 refusal(&e)
