@@ -313,6 +313,8 @@ struct WriteRow {
     fsyncs: Option<f64>,
     /// CPU microseconds per call of the server that answered (see [`cpu_ns`]).
     cpu: Option<f64>,
+    /// p50 of how long a call held the store's write lock.
+    lock_p50: Option<f64>,
 }
 
 #[derive(Default)]
@@ -321,6 +323,7 @@ struct Sample {
     server: Vec<Duration>,
     fsyncs: Vec<u64>,
     cpu_ns: Vec<u64>,
+    lock: Vec<Duration>,
 }
 
 impl Sample {
@@ -328,7 +331,25 @@ impl Sample {
         self.client.push(t);
         self.server.extend(stats.micros.map(Duration::from_micros));
         self.fsyncs.extend(stats.fsyncs);
+        self.lock
+            .extend(stats.lock_micros.map(Duration::from_micros));
     }
+}
+
+/// Writer processes sending one total of messages at once.
+#[derive(Debug, Default, serde::Serialize)]
+struct Contention {
+    procs: usize,
+    messages: usize,
+    per_sec: f64,
+    /// No message lost, none duplicated, no seq given twice.
+    ok: bool,
+    /// Mean microseconds a message held the write lock (None from a server
+    /// that does not say): one writer at a time holds it, so 1e6 / this is
+    /// the most messages per second any number of processes can send.
+    lock_mean: Option<f64>,
+    /// The share of the run's wall time the lock was held.
+    lock_busy: Option<f64>,
 }
 
 /// `n` rounds of the work cycle, each write tool once per round, in the
@@ -409,6 +430,7 @@ async fn write_rounds(
             server_p50: (!s.server.is_empty()).then(|| pcts(s.server).p50),
             cpu: (!s.cpu_ns.is_empty())
                 .then(|| s.cpu_ns.iter().sum::<u64>() as f64 / 1e3 / s.cpu_ns.len() as f64),
+            lock_p50: (!s.lock.is_empty()).then(|| pcts(s.lock).p50),
             client: pcts(s.client),
         })
         .collect())
@@ -469,7 +491,7 @@ struct Report {
     growth: Vec<(usize, Vec<(String, f64)>)>,
     /// Write p50 per tool at each number of open tasks.
     write_growth: Vec<(usize, Vec<(String, f64)>)>,
-    contention: Vec<(usize, usize, f64, bool)>,
+    contention: Vec<Contention>,
 }
 
 async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Report> {
@@ -588,24 +610,28 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
         for c in clients {
             joins.push(tokio::spawn(async move {
                 let mut ids = Vec::new();
+                let mut locked = Vec::new();
                 for i in 0..k {
-                    let r = call(
+                    let (r, stats) = call_with_stats(
                         &c,
                         "send_message",
                         &json!({"to": "coordinator", "message": format!("m{i}")}),
                     )
                     .await?;
                     ids.push(r["message"]["id"].as_str().unwrap_or("").to_string());
+                    locked.extend(stats.lock_micros);
                 }
-                anyhow::Ok((ids, Instant::now(), c))
+                anyhow::Ok((ids, locked, Instant::now(), c))
             }));
         }
         let mut acked = Vec::new();
+        let mut locked = Vec::new();
         let mut last = t;
         let mut done = Vec::new();
         for j in joins {
-            let (ids, at, c) = j.await??;
+            let (ids, lock, at, c) = j.await??;
             acked.extend(ids);
+            locked.extend(lock);
             last = last.max(at);
             done.push(c);
         }
@@ -626,8 +652,16 @@ async fn measure(server: &Server, base: &Path, quick: bool) -> anyhow::Result<Re
             ids.insert(v["id"].as_str().unwrap_or("").to_string());
         }
         let ok = !dup && acked.len() == procs * k && acked.iter().all(|id| ids.contains(id));
-        rep.contention
-            .push((procs, procs * k, (procs * k) as f64 / secs, ok));
+        let held = locked.iter().sum::<u64>() as f64;
+        let said = locked.len() == procs * k;
+        rep.contention.push(Contention {
+            procs,
+            messages: procs * k,
+            per_sec: (procs * k) as f64 / secs,
+            ok,
+            lock_mean: said.then(|| held / locked.len().max(1) as f64),
+            lock_busy: said.then(|| held / 1e6 / secs),
+        });
     }
     Ok(rep)
 }
@@ -724,8 +758,12 @@ fn print_markdown(
             .fsyncs
             .map(|f| format!("{f:.2} fsyncs/call; "))
             .unwrap_or_default();
+        let lock = w
+            .lock_p50
+            .map(|l| format!("write lock held {}; ", us(l)))
+            .unwrap_or_default();
         say!(
-            "| `{}` (1,000 tasks) | {} | {} | {} | {} | {}{}{fsyncs}ping + {:.1} fsync floors |",
+            "| `{}` (1,000 tasks) | {} | {} | {} | {} | {}{}{fsyncs}{lock}ping + {:.1} fsync floors |",
             w.tool,
             us(w.client.p50),
             us(w.client.p95),
@@ -819,17 +857,24 @@ fn print_markdown(
 
     say!("\nConcurrent writer processes sharing one total of messages, each as fast as it can:\n");
     say!(
-        "| processes | messages | codenator msg/s | lost or duplicated | reference msg/s | reference lost or duplicated |"
+        "| processes | messages | codenator msg/s | lost or duplicated | write lock held per message (mean) | lock busy | reference msg/s | reference lost or duplicated |"
     );
-    say!("|---|---|---|---|---|---|");
-    for (i, (p, total, tput, ok)) in ours.contention.iter().enumerate() {
+    say!("|---|---|---|---|---|---|---|---|");
+    for (i, c) in ours.contention.iter().enumerate() {
         let r = reference.and_then(|r| r.contention.get(i));
         say!(
-            "| {p} | {total} | {tput:.0} | {} | {} | {} |",
-            if *ok { "none" } else { "YES" },
-            r.map(|r| format!("{:.0}", r.2))
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            c.procs,
+            c.messages,
+            c.per_sec,
+            if c.ok { "none" } else { "YES" },
+            c.lock_mean.map(us).unwrap_or_else(|| "-".into()),
+            c.lock_busy
+                .map(|b| format!("{:.0}%", b * 100.0))
                 .unwrap_or_else(|| "-".into()),
-            r.map(|r| if r.3 { "none" } else { "YES" }).unwrap_or("-")
+            r.map(|r| format!("{:.0}", r.per_sec))
+                .unwrap_or_else(|| "-".into()),
+            r.map(|r| if r.ok { "none" } else { "YES" }).unwrap_or("-")
         );
     }
     Ok(())

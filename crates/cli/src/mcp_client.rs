@@ -32,6 +32,8 @@ pub async fn call(client: &Client, tool: &str, args: &Value) -> anyhow::Result<V
 pub struct CallStats {
     pub fsyncs: Option<u64>,
     pub micros: Option<u64>,
+    /// How long the call held the store's exclusive lock.
+    pub lock_micros: Option<u64>,
 }
 
 /// [`call`], with the server's own account of the call.
@@ -54,6 +56,7 @@ pub async fn call_with_stats(
     let stats = CallStats {
         fsyncs: stat("codenator/fsyncs"),
         micros: stat("codenator/micros"),
+        lock_micros: stat("codenator/lock_micros"),
     };
     // Taken, not cloned: the bench times this function.
     let body = res.structured_content.take().unwrap_or_else(|| {

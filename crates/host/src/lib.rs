@@ -37,8 +37,9 @@ pub fn cwd() -> std::io::Result<PathBuf> {
 }
 
 /// Should the MCP server put each call's own cost in the answer's `_meta`
-/// (`codenator/fsyncs`, `codenator/micros`)? `CODENATOR_CALL_STATS=1`:
-/// what `codenator bench` reads to count fsyncs per call.
+/// (`codenator/fsyncs`, `codenator/micros`, `codenator/lock_micros`)?
+/// `CODENATOR_CALL_STATS=1`: what `codenator bench` reads to count fsyncs
+/// per call and the time each call holds the store's write lock.
 pub fn call_stats() -> bool {
     std::env::var("CODENATOR_CALL_STATS").is_ok_and(|v| v == "1")
 }

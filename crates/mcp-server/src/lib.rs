@@ -169,6 +169,7 @@ impl CodenatorServer {
         // panic in it becomes an error answer, not a dead server.
         let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let before = ledger::fs::thread_fsync_count();
+            let locked_before = ledger::fs::thread_exclusive_ns();
             let run = || {
                 let caller = store.resolve_caller(
                     agent.as_ref(),
@@ -182,10 +183,11 @@ impl CodenatorServer {
                 op(&store, &ctx)
             };
             let out = run();
-            (out, ledger::fs::thread_fsync_count() - before)
+            let locked_us = (ledger::fs::thread_exclusive_ns() - locked_before) / 1_000;
+            (out, ledger::fs::thread_fsync_count() - before, locked_us)
         }));
-        let fsyncs = joined.as_ref().map_or(0, |(_, n)| *n);
-        let mut result = match joined.map(|(out, _)| out) {
+        let (fsyncs, locked_us) = joined.as_ref().map_or((0, 0), |(_, n, l)| (*n, *l));
+        let mut result = match joined.map(|(out, _, _)| out) {
             // The text is written from the typed answer, in its fields'
             // order, not from the value (rmcp's `structured` formats the
             // value through `Display`, a second, slower walk of it).
@@ -228,6 +230,8 @@ impl CodenatorServer {
             let mut meta = rmcp::model::MetaObject::new();
             meta.0.insert("codenator/fsyncs".into(), json!(fsyncs));
             meta.0.insert("codenator/micros".into(), json!(micros));
+            meta.0
+                .insert("codenator/lock_micros".into(), json!(locked_us));
             result.meta = Some(meta);
         }
         Ok(result)

@@ -7,8 +7,10 @@
 //! next process lock a different inode while an old holder still holds the
 //! first).
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
+use std::time::Instant;
 
 use crate::error::{IoContext, Result};
 
@@ -26,6 +28,19 @@ pub enum LockMode {
 pub struct FileLock {
     file: File,
     mode: LockMode,
+    since: Instant,
+}
+
+thread_local! {
+    static THREAD_EXCLUSIVE_NS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Nanoseconds the calling thread has held the exclusive lock, in all: a
+/// call's own share (the difference across it) is how long it kept every
+/// other writer waiting, the ceiling on how many writes per second any
+/// number of processes can make together.
+pub fn thread_exclusive_ns() -> u64 {
+    THREAD_EXCLUSIVE_NS.with(Cell::get)
 }
 
 impl FileLock {
@@ -44,7 +59,11 @@ impl FileLock {
             LockMode::Shared => fs2::FileExt::lock_shared(&file).at(path)?,
             LockMode::Exclusive => fs2::FileExt::lock_exclusive(&file).at(path)?,
         }
-        Ok(FileLock { file, mode })
+        Ok(FileLock {
+            file,
+            mode,
+            since: Instant::now(),
+        })
     }
 
     pub fn mode(&self) -> LockMode {
@@ -55,5 +74,9 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = fs2::FileExt::unlock(&self.file);
+        if self.mode == LockMode::Exclusive {
+            let held = self.since.elapsed().as_nanos() as u64;
+            THREAD_EXCLUSIVE_NS.with(|c| c.set(c.get() + held));
+        }
     }
 }

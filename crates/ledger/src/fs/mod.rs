@@ -22,4 +22,4 @@ pub use atomic::{
     parse_json, put_journaled, read_bytes, read_json, sync_data, sync_dir, sync_everything,
     thread_fsync_count, write_atomic, write_json,
 };
-pub use lock::{FileLock, LockMode};
+pub use lock::{FileLock, LockMode, thread_exclusive_ns};
