@@ -92,10 +92,21 @@ job.completed / job.failed. Every answer is JSON; errors name the rule that refu
 pub struct CodenatorServer {
     store: Store,
     agent: Option<SlotId>,
-    /// Put each call's fsyncs and server-side time in its `_meta` (see
-    /// [`host::call_stats`]).
+    /// Put each call's fsyncs, server-side time and write-lock time in its
+    /// `_meta` (see [`host::call_stats`]).
     call_stats: bool,
     tool_router: ToolRouter<Self>,
+}
+
+/// A typed answer as `structuredContent` plus the same JSON as text. The
+/// text is written from the answer itself, in its fields' order (rmcp's
+/// `CallToolResult::structured` formats the value through `Display`, a
+/// second, slower walk of it).
+fn structured<T: serde::Serialize>(answer: &T) -> serde_json::Result<CallToolResult> {
+    let text = serde_json::to_string(answer)?;
+    let mut r = CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+    r.structured_content = Some(serde_json::to_value(answer)?);
+    Ok(r)
 }
 
 fn refusal(e: &ledger::Error) -> CallToolResult {
@@ -188,25 +199,15 @@ impl CodenatorServer {
         }));
         let (fsyncs, locked_us) = joined.as_ref().map_or((0, 0), |(_, n, l)| (*n, *l));
         let mut result = match joined.map(|(out, _, _)| out) {
-            // The text is written from the typed answer, in its fields'
-            // order, not from the value (rmcp's `structured` formats the
-            // value through `Display`, a second, slower walk of it).
-            Ok(Ok(v)) => {
-                match serde_json::to_string(&v).and_then(|t| Ok((t, serde_json::to_value(v)?))) {
-                    Ok((text, value)) => {
-                        let mut r =
-                            CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
-                        r.structured_content = Some(value);
-                        r
-                    }
-                    Err(e) => {
-                        return Err(McpError::internal_error(
-                            format!("{tool}: cannot encode the answer: {e}"),
-                            None,
-                        ));
-                    }
+            Ok(Ok(v)) => match structured(&v) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(McpError::internal_error(
+                        format!("{tool}: cannot encode the answer: {e}"),
+                        None,
+                    ));
                 }
-            }
+            },
             Ok(Err(e)) => {
                 tracing::info!(tool, error = %e, "refused");
                 refusal(&e)

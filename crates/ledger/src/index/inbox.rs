@@ -877,19 +877,21 @@ impl LedgerView {
         Ok(found)
     }
 
-    /// Unread records for `slot` (its own and broadcasts), in (seq, offset)
-    /// order, its own messages left out, each with the position of its key
-    /// in [`unread_keys`] (a count of 200 unread used to clone the slot's
-    /// name 200 times); None when an index file is stale.
+    /// Unread records for `slot` (its own and broadcasts, `keys` being its
+    /// [`unread_keys`]), in (seq, offset) order, its own messages left out,
+    /// each with the position of its key in `keys` (a count of 200 unread
+    /// used to clone the slot's name 200 times); None when an index file is
+    /// stale.
     fn unread_records(
         &self,
         txn: &ReadTxn,
         slot: &SlotId,
+        keys: &[Key],
         cursor: &Cursor,
     ) -> Result<Option<Vec<(usize, Record)>>> {
         let own = stable_hash(slot);
         let mut recs = Vec::new();
-        for (k, key) in unread_keys(slot).iter().enumerate() {
+        for (k, key) in keys.iter().enumerate() {
             let Some(found) = self.records(txn, key, cursor.last_seq)? else {
                 return Ok(None);
             };
@@ -903,12 +905,13 @@ impl LedgerView {
 
     /// How many messages `slot` has not read.
     pub fn unread_count(&self, txn: &ReadTxn, slot: &SlotId, cursor: &Cursor) -> Result<usize> {
-        if let Some(recs) = self.unread_records(txn, slot, cursor)? {
+        let keys = unread_keys(slot);
+        if let Some(recs) = self.unread_records(txn, slot, &keys, cursor)? {
             return Ok(recs.len());
         }
         tracing::warn!(slot = %slot, "the inbox index is stale; counting from a full read of the ledger");
         Ok(full_view(txn)?
-            .unread_records(txn, slot, cursor)?
+            .unread_records(txn, slot, &keys, cursor)?
             .map_or(0, |r| r.len()))
     }
 
@@ -945,7 +948,8 @@ impl LedgerView {
         cursor: &Cursor,
         limit: usize,
     ) -> Result<Option<(Vec<Message>, usize)>> {
-        let Some(recs) = self.unread_records(txn, slot, cursor)? else {
+        let keys = unread_keys(slot);
+        let Some(recs) = self.unread_records(txn, slot, &keys, cursor)? else {
             return Ok(None);
         };
         let total = recs.len();
@@ -958,7 +962,6 @@ impl LedgerView {
             return Ok(Some((Vec::new(), total)));
         }
         let f = File::open(&path).at(&path)?;
-        let keys = unread_keys(slot);
         let found = read_records(&f, &path, recs[..take].iter().map(|(k, r)| (&keys[*k], *r)))?;
         let mut out = Vec::with_capacity(take);
         for m in found {
