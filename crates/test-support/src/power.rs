@@ -5,10 +5,11 @@
 //! Every write that no fsync covered is taken back: a file replaced since
 //! its last fsync gets its old bytes and modification time back (or is
 //! removed when it did not exist), a file appended to is cut back to its
-//! old length. That is more than a real power loss must lose, never less,
+//! old length, a range overwritten in place gets its old bytes back. That is more than a real power loss must lose, never less,
 //! so whatever survives it survives a real one.
 
 use std::collections::HashMap;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -41,8 +42,8 @@ pub fn pull_the_plug(log: &Path) -> Result<Pulled> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| log.display().to_string()),
     };
-    // Per path, the first note since its last fsync: the durable state.
-    let mut first: HashMap<PathBuf, Value> = HashMap::new();
+    // Per path, every note since its last fsync, in order.
+    let mut since: HashMap<PathBuf, Vec<Value>> = HashMap::new();
     for line in text.lines() {
         // A note torn by a kill announced a write that never started.
         let Ok(note) = serde_json::from_str::<Value>(line) else {
@@ -50,47 +51,24 @@ pub fn pull_the_plug(log: &Path) -> Result<Pulled> {
         };
         let path = note["path"].as_str().map(PathBuf::from);
         match (note["op"].as_str(), path) {
-            (Some("replace" | "extend"), Some(p)) => {
-                first.entry(p).or_insert(note);
+            (Some("replace" | "extend" | "overwrite"), Some(p)) => {
+                since.entry(p).or_default().push(note);
             }
             (Some("synced"), Some(p)) => {
-                first.remove(&p);
+                since.remove(&p);
             }
-            (Some("synced_all"), _) => first.clear(),
+            (Some("synced_all"), _) => since.clear(),
             _ => {}
         }
     }
     let mut pulled = Pulled::default();
-    for (path, note) in first {
-        let mtime = note["mtime_ns"].as_u64();
-        match note["op"].as_str() {
-            Some("replace") => match note["old"].as_str() {
-                Some(hex) => {
-                    std::fs::write(&path, unhex(hex))
-                        .with_context(|| path.display().to_string())?;
-                    pulled.restored += 1;
-                }
-                None => {
-                    match std::fs::remove_file(&path) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(e).with_context(|| path.display().to_string()),
-                    }
-                    pulled.removed += 1;
-                    continue;
-                }
-            },
-            _ => {
-                let len = note["len"].as_u64().context("an extend note without len")?;
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .with_context(|| path.display().to_string())?;
-                f.set_len(len)?;
-                pulled.truncated += 1;
-            }
+    for (path, notes) in since {
+        // Undone newest first, so the file ends as the first note found it.
+        for note in notes.iter().rev() {
+            undo(&path, note, &mut pulled)?;
         }
-        if let Some(ns) = mtime {
+        let first = &notes[0];
+        if let Some(ns) = first["mtime_ns"].as_u64().filter(|_| path.exists()) {
             std::fs::OpenOptions::new()
                 .write(true)
                 .open(&path)?
@@ -99,6 +77,53 @@ pub fn pull_the_plug(log: &Path) -> Result<Pulled> {
     }
     std::fs::write(log, b"").with_context(|| log.display().to_string())?;
     Ok(pulled)
+}
+
+/// Take back the one write `note` announced.
+fn undo(path: &Path, note: &Value, pulled: &mut Pulled) -> Result<()> {
+    let at = || path.display().to_string();
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(at)
+    };
+    match note["op"].as_str() {
+        Some("replace") => match note["old"].as_str() {
+            Some(hex) => {
+                std::fs::write(path, unhex(hex)).with_context(at)?;
+                pulled.restored += 1;
+            }
+            None => {
+                match std::fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).with_context(at),
+                }
+                pulled.removed += 1;
+            }
+        },
+        Some("overwrite") => {
+            let offset = note["offset"]
+                .as_u64()
+                .context("an overwrite note without offset")?;
+            let len = note["len"]
+                .as_u64()
+                .context("an overwrite note without len")?;
+            let old = unhex(note["old"].as_str().unwrap_or(""));
+            let mut f = open()?;
+            f.seek(SeekFrom::Start(offset)).with_context(at)?;
+            f.write_all(&old).with_context(at)?;
+            f.set_len(len).with_context(at)?;
+            pulled.restored += 1;
+        }
+        _ => {
+            let len = note["len"].as_u64().context("an extend note without len")?;
+            open()?.set_len(len).with_context(at)?;
+            pulled.truncated += 1;
+        }
+    }
+    Ok(())
 }
 
 fn unhex(s: &str) -> Vec<u8> {

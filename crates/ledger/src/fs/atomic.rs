@@ -262,6 +262,18 @@ pub fn append(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     append_to(&mut f, path, bytes, sync)
 }
 
+/// Open `path` for reading and writing in place, created empty if missing
+/// and never truncated: the lock file, the journal, the index files.
+pub fn open_rw(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .at(path)
+}
+
 /// [`append`] to a file already open for appending (`path` is its name).
 pub fn append_to(f: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     power::before_extend(path);

@@ -8,7 +8,7 @@
 //! first).
 
 use std::cell::Cell;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
@@ -46,13 +46,7 @@ pub fn thread_exclusive_ns() -> u64 {
 impl FileLock {
     /// Block until the lock on `path` (created if missing) is held.
     pub fn acquire(path: &Path, mode: LockMode) -> Result<FileLock> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .at(path)?;
+        let file = super::open_rw(path)?;
         // fs2 by full path: std's own `File::lock_shared` and `unlock`
         // shadow the trait methods on newer toolchains.
         match mode {

@@ -112,6 +112,35 @@ pub fn stat(path: &Path) -> io::Result<FileStat> {
     })
 }
 
+/// The identity ([`FileStat::id`]) and length of the open file `f` at
+/// `path`, without asking for its times.
+///
+/// Why not [`stat`]: since Linux 6.13 a file whose change time was read
+/// gets a fresh fine-grained one at its next write, and on ext4 that write
+/// of the inode then rides along with the next fdatasync: a second disk
+/// write inside every journal fsync (measured: 3 writes and ~220 µs per
+/// fdatasync instead of 2 and ~135 µs). `statx` with only the inode number
+/// and size in its mask leaves the times unread.
+pub fn id_and_len(f: &File, path: &Path) -> io::Result<(u64, u64)> {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = path;
+        use rustix::fs::{AtFlags, StatxFlags, statx};
+        let st = statx(
+            f,
+            "",
+            AtFlags::EMPTY_PATH,
+            StatxFlags::INO | StatxFlags::SIZE,
+        )?;
+        Ok((st.stx_ino, st.stx_size))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let len = f.metadata()?.len();
+        Ok((stat(path)?.id, len))
+    }
+}
+
 #[cfg(unix)]
 fn file_id(_path: &Path, m: &std::fs::Metadata) -> io::Result<u64> {
     Ok(std::os::unix::fs::MetadataExt::ino(m))

@@ -2,8 +2,8 @@
 //!
 //! Off unless a store is opened with a power log (a test switch). When on,
 //! every write that is not followed by its own fsync first appends to the
-//! log, durably, what the file was before (its old bytes, or its old length
-//! for an append), and every fsync says what became durable. A test then
+//! log, durably, what the file was before (its old bytes, its old length
+//! for an append, or the old bytes of the range overwritten in place), and every fsync says what became durable. A test then
 //! "pulls the plug": it puts every file back to what it was before its
 //! first write that no fsync covered (see the test-support crate), which is
 //! the worst a power loss can do, and checks that every acknowledged write
@@ -32,6 +32,16 @@ pub enum Note {
     /// `path` is about to be appended to; it was `len` bytes long.
     Extend {
         path: PathBuf,
+        len: u64,
+        mtime_ns: Option<u128>,
+    },
+    /// `path` is about to be overwritten in place from `offset`: `old` is
+    /// what the range held (hex; shorter than the write where it runs past
+    /// the end of the file), `len` the file's length before the write.
+    Overwrite {
+        path: PathBuf,
+        offset: u64,
+        old: String,
         len: u64,
         mtime_ns: Option<u128>,
     },
@@ -89,6 +99,28 @@ pub(crate) fn before_extend(path: &Path) {
         note(&Note::Extend {
             path: path.to_path_buf(),
             len: std::fs::metadata(path).map_or(0, |m| m.len()),
+            mtime_ns: mtime(path),
+        });
+    }
+}
+
+pub(crate) fn before_overwrite(path: &Path, offset: u64, n: usize) {
+    if on() {
+        // Only the range: the file may be large (the journal's padding).
+        let (old, len) = File::open(path)
+            .and_then(|f| {
+                let len = f.metadata()?.len();
+                let stop = offset.saturating_add(n as u64).min(len);
+                let mut old = vec![0u8; stop.saturating_sub(offset) as usize];
+                super::platform::read_exact_at(&f, &mut old, offset)?;
+                Ok((old, len))
+            })
+            .unwrap_or_default();
+        note(&Note::Overwrite {
+            path: path.to_path_buf(),
+            offset,
+            old: hex(&old),
+            len,
             mtime_ns: mtime(path),
         });
     }

@@ -588,13 +588,7 @@ fn save_state(layout: &Layout, state: &IndexState) -> Result<()> {
 /// when it holds fewer than `counted`: records were lost, and the index
 /// must be rebuilt.
 fn append_records(path: &Path, recs: Vec<Record>, counted: u64) -> Result<Option<(u64, u64)>> {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .at(path)?;
+    let mut f = sfs::open_rw(path)?;
     let len = f.metadata().at(path)?.len();
     let whole = len - len % RECORD as u64;
     if whole < counted * RECORD as u64 {

@@ -26,10 +26,22 @@
 //!   the file system is synced (everything it describes is then durable
 //!   on its own) and the journal emptied.
 //!
+//! **Written in place.** A new journal is its header followed by zero
+//! bytes up to [`PREALLOCATED`], made durable once, and lines are written
+//! over the zeros from the end of the last one. An entry's fdatasync then
+//! flushes its data and nothing else: an append grows the file, and its
+//! new length is a second write to the disk inside the same fdatasync
+//! (measured here: 125-150 µs in place against 190-220 µs appended, p50).
+//! Lines never hold a NUL byte (JSON escapes it), so the end of the lines
+//! is the first NUL after them ([`find_end`]), and readers take NUL runs
+//! for gaps between lines ([`read_lines`]). That also covers a journal an
+//! older codenator wrote or appended to: one without zeros ends where the
+//! file ends, and lines past a run of zeros are read in their order.
+//!
 //! The reference reads the record files directly: they are current as soon
 //! as a call returns.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +52,15 @@ use crate::store::{Layout, ReadTxn, WriteTxn};
 
 /// Past this size the journal is checkpointed and emptied.
 pub const CHECKPOINT_BYTES: u64 = 1 << 20;
+
+/// The size a new journal is written at (its header, then zeros): room for
+/// the lines up to a checkpoint and the entry that crosses it. A larger
+/// entry grows the file, as an append would.
+pub const PREALLOCATED: u64 = CHECKPOINT_BYTES + (64 << 10);
+
+/// The journal format this binary writes: 2 may carry zero padding (1
+/// never did; both are read).
+const FORMAT: u32 = 2;
 
 /// A record to put: its path relative to the store, and its bytes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -178,31 +199,114 @@ impl Entry {
     }
 }
 
-/// Run `f` on the journal, open for reading and appending: opened once per
-/// write transaction (its last line, the entry, the apply mark and the
-/// checkpoint's size check share it), and dropped when [`start`] replaces
-/// the file.
-fn with_journal<T>(txn: &WriteTxn, f: impl FnOnce(&mut File, &Path) -> Result<T>) -> Result<T> {
-    let path = txn.layout().journal();
-    let mut handle = txn.journal_handle();
-    let file = match &mut *handle {
-        Some(file) => file,
-        slot => slot.insert(
-            OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .open(&path)
-                .at(&path)?,
-        ),
+/// Where a process last saw the journal end: the file (its identity) and
+/// the offset after its last line. Kept per process across transactions so
+/// finding the end is one read; never trusted for another file, and only a
+/// starting point: other processes write after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndHint {
+    id: u64,
+    end: u64,
+}
+
+/// The journal as one write transaction holds it: the file, open for
+/// reading and writing, and where its next line goes.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    file: File,
+    id: u64,
+    end: u64,
+}
+
+impl Handle {
+    fn open(path: &Path, hint: Option<EndHint>) -> Result<Handle> {
+        let file = fs::open_rw(path)?;
+        let (id, len) = fs::platform::id_and_len(&file, path).at(path)?;
+        let hint = hint.filter(|h| h.id == id).map(|h| h.end);
+        let end = find_end(&file, path, len, hint)?;
+        Ok(Handle { file, id, end })
+    }
+
+    /// Write `bytes` where the lines end (over the zeros), then, with
+    /// `sync`, fdatasync them.
+    fn write(&mut self, path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+        crate::fs::power::before_overwrite(path, self.end, bytes.len());
+        fs::platform::write_all_at(&self.file, bytes, self.end).at(path)?;
+        self.end += bytes.len() as u64;
+        if sync {
+            fs::sync_data(&self.file, path)?;
+        }
+        Ok(())
+    }
+
+    /// Put zeros over `from..end` (a torn line): the lines end at `from`.
+    fn cut(&mut self, path: &Path, from: u64) -> Result<()> {
+        let n = self.end.saturating_sub(from) as usize;
+        crate::fs::power::before_overwrite(path, from, n);
+        fs::platform::write_all_at(&self.file, &vec![0u8; n], from).at(path)?;
+        self.end = from;
+        Ok(())
+    }
+}
+
+/// The offset after the journal's last line: the first NUL byte after the
+/// lines (`len` when the file does not end in zeros: a journal without
+/// padding, or one an older codenator appended to past it). Lines hold no
+/// NUL and the padding nothing else, so the first NUL at or after `hint`
+/// is the end: one read finds it when it is within a page of the hint (no
+/// other process wrote much since), else bisection does.
+fn find_end(f: &File, path: &Path, len: u64, hint: Option<u64>) -> Result<u64> {
+    const PAGE: u64 = 4096;
+    let byte = |at: u64| -> Result<u8> {
+        let mut b = [0u8; 1];
+        fs::platform::read_exact_at(f, &mut b, at).at(path)?;
+        Ok(b[0])
     };
-    f(file, &path)
+    if len == 0 || byte(len - 1)? != 0 {
+        return Ok(len);
+    }
+    let from = hint.filter(|h| *h < len).unwrap_or(0);
+    let mut page = vec![0u8; PAGE.min(len - from) as usize];
+    fs::platform::read_exact_at(f, &mut page, from).at(path)?;
+    if let Some(i) = page.iter().position(|b| *b == 0) {
+        return Ok(from + i as u64);
+    }
+    // The byte at `len - 1` is a NUL: bisect for the first one.
+    let (mut lo, mut hi) = (from + page.len() as u64, len - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if byte(mid)? == 0 {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
+}
+
+/// Run `f` on the journal: opened once per write transaction (its last
+/// line, the entry, the apply mark and the checkpoint's size check share
+/// it), and dropped when [`start`] replaces the file. The end it leaves is
+/// remembered for the process's next transaction.
+fn with_journal<T>(txn: &WriteTxn, f: impl FnOnce(&mut Handle, &Path) -> Result<T>) -> Result<T> {
+    let path = txn.layout().journal();
+    let mut slot = txn.journal_handle();
+    let handle = match &mut *slot {
+        Some(h) => h,
+        slot => slot.insert(Handle::open(&path, txn.store().journal_end_hint())?),
+    };
+    let out = f(handle, &path);
+    txn.store().keep_journal_end(EndHint {
+        id: handle.id,
+        end: handle.end,
+    });
+    out
 }
 
 /// Make the entry durable: the call's one fsync.
 pub(crate) fn append_entry(txn: &WriteTxn, entry: &Entry) -> Result<()> {
     let bytes = entry.to_line(txn.layout())?;
-    with_journal(txn, |f, path| fs::append_to(f, path, &bytes, true))
+    with_journal(txn, |h, path| h.write(path, &bytes, true))
 }
 
 /// Say the entry is applied (no fsync: a lost mark only means a redo).
@@ -212,41 +316,67 @@ pub(crate) fn mark_applied(txn: &WriteTxn, tx: &str) -> Result<()> {
         ..Line::default()
     };
     let bytes = fs::encode_json(&txn.layout().journal(), &line, false)?;
-    with_journal(txn, |f, path| fs::append_to(f, path, &bytes, false))
+    with_journal(txn, |h, path| h.write(path, &bytes, false))
 }
 
 /// The journal as read back.
 struct Read {
     /// The lines that parse, in order.
     lines: Vec<Line>,
-    /// Complete lines that do not parse. A crash cannot leave one before
+    /// Complete lines that do not parse, and pieces of lines cut off by a
+    /// run of zeros before the last one. A crash cannot leave one before
     /// the end (an entry's fsync covers every byte before it): they are
     /// damage from outside, skipped, and `doctor`'s to report.
     damaged: usize,
-    /// Where the last line that parses ends, and the file's length.
+    /// Where the last line that parses ends, and where the file's last
+    /// byte that is not a NUL ends (file offsets).
     good_end: u64,
     len: u64,
+    /// The file as read.
+    bytes: Vec<u8>,
 }
 
+/// The journal's lines: each run of bytes between runs of zeros is split
+/// into lines; a piece without its newline at the end of the last run is
+/// the torn tail, anywhere else it is damage.
 fn read_lines(layout: &Layout) -> Result<Read> {
     let path = layout.journal();
     let bytes = fs::read_bytes(&path)?.unwrap_or_default();
-    let (lines, _) = crate::fs::jsonl::split(&bytes, 0, 0);
     let mut out = Read {
         lines: Vec::new(),
         damaged: 0,
         good_end: 0,
-        len: bytes.len() as u64,
+        len: 0,
+        bytes: Vec::new(),
     };
-    for l in &lines {
-        match serde_json::from_slice::<Line>(l.bytes) {
-            Ok(line) => {
-                out.lines.push(line);
-                out.good_end = l.offset + l.len;
-            }
-            Err(_) => out.damaged += 1,
-        }
+    let mut runs = Vec::new();
+    let mut pos = 0;
+    while let Some(start) = bytes[pos..].iter().position(|b| *b != 0).map(|i| pos + i) {
+        let stop = bytes[start..]
+            .iter()
+            .position(|b| *b == 0)
+            .map_or(bytes.len(), |i| start + i);
+        runs.push(start..stop);
+        pos = stop;
     }
+    let last = runs.len().saturating_sub(1);
+    for (i, run) in runs.into_iter().enumerate() {
+        let (lines, torn) = crate::fs::jsonl::split(&bytes[run.clone()], run.start as u64, 0);
+        for l in &lines {
+            match serde_json::from_slice::<Line>(l.bytes) {
+                Ok(line) => {
+                    out.lines.push(line);
+                    out.good_end = l.offset + l.len;
+                }
+                Err(_) => out.damaged += 1,
+            }
+        }
+        if torn.is_some() && i != last {
+            out.damaged += 1;
+        }
+        out.len = run.end as u64;
+    }
+    out.bytes = bytes;
     Ok(out)
 }
 
@@ -265,10 +395,9 @@ fn unapplied_entries(layout: &Layout, lines: Vec<Line>) -> Vec<Entry> {
         .collect()
 }
 
-/// The last line of the journal, read from its end (cheap: called by every
-/// write transaction).
-fn last_line(f: &File, path: &Path) -> Result<Option<Vec<u8>>> {
-    let len = f.metadata().at(path)?.len();
+/// The last line of the journal, the one that ends at `len`, read
+/// backwards (cheap: called by every write transaction).
+fn last_line(f: &File, path: &Path, len: u64) -> Result<Option<Vec<u8>>> {
     if len == 0 {
         return Ok(None);
     }
@@ -295,7 +424,7 @@ fn last_line(f: &File, path: &Path) -> Result<Option<Vec<u8>>> {
 /// fsync never returned), drop it.
 pub(crate) fn recover_last(txn: &WriteTxn) -> Result<()> {
     let layout = txn.layout();
-    let Some(last) = with_journal(txn, |f, path| last_line(f, path))? else {
+    let Some(last) = with_journal(txn, |h, path| last_line(&h.file, path, h.end))? else {
         return Ok(());
     };
     let complete = last.last() == Some(&b'\n');
@@ -324,22 +453,29 @@ pub(crate) fn recover_last(txn: &WriteTxn) -> Result<()> {
             // Torn or unreadable last line: its fsync never returned, so
             // its call was never acknowledged. Cut it off, but only when it
             // is the last line: damage before it is `doctor`'s to report.
-            let Read { good_end, len, .. } = read_lines(layout)?;
-            let path = layout.journal();
-            let rest = fs::read_bytes(&path)?.unwrap_or_default();
-            let tail = rest.get(good_end as usize..len as usize).unwrap_or(&[]);
-            let inner_newline = tail
+            let Read {
+                good_end,
+                len,
+                bytes,
+                ..
+            } = read_lines(layout)?;
+            let tail = bytes.get(good_end as usize..len as usize).unwrap_or(&[]);
+            let inner_break = tail
                 .iter()
                 .take(tail.len().saturating_sub(1))
-                .any(|b| *b == b'\n');
-            if inner_newline {
+                .any(|b| *b == b'\n' || *b == 0);
+            if inner_break {
                 tracing::warn!("the journal is damaged before its end; run `codenator doctor`");
                 return Ok(());
             }
             tracing::warn!("dropping a torn journal entry (its call never returned)");
-            let f = OpenOptions::new().write(true).open(&path).at(&path)?;
-            f.set_len(good_end).at(&path)?;
-            Ok(())
+            with_journal(txn, |h, path| {
+                if h.end != len {
+                    // Not the tail the lines end with: leave it to doctor.
+                    return Ok(());
+                }
+                h.cut(path, good_end)
+            })
         }
     }
 }
@@ -413,8 +549,8 @@ fn replay(txn: &WriteTxn, entries: &[Entry]) -> Result<()> {
 
 /// Checkpoint when the journal has grown past [`CHECKPOINT_BYTES`].
 pub(crate) fn maybe_checkpoint(txn: &WriteTxn) -> Result<()> {
-    let len = with_journal(txn, |f, path| Ok(f.metadata().at(path)?.len()))?;
-    if len > CHECKPOINT_BYTES {
+    let end = with_journal(txn, |h, _| Ok(h.end))?;
+    if end > CHECKPOINT_BYTES {
         checkpoint(txn)?;
     }
     Ok(())
@@ -441,13 +577,15 @@ pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
 fn start(txn: &WriteTxn) -> Result<()> {
     let layout = txn.layout();
     let header = Line {
-        journal: Some(1),
+        journal: Some(FORMAT),
         boot: Some(txn.store().boot_id().unwrap_or("").to_string()),
         ..Line::default()
     };
-    // One line, like every line of the journal. The file is replaced: the
-    // transaction's handle names the old one.
-    let bytes = fs::encode_json(&layout.journal(), &header, false)?;
+    // One line, like every line of the journal, then the zeros the next
+    // lines are written over. The file is replaced: the transaction's
+    // handle names the old one.
+    let mut bytes = fs::encode_json(&layout.journal(), &header, false)?;
+    bytes.resize((PREALLOCATED as usize).max(bytes.len()), 0);
     txn.journal_handle().take();
     fs::write_atomic(&layout.journal(), &bytes, Durability::Durable)
 }
@@ -540,12 +678,10 @@ pub(crate) fn repair(txn: &WriteTxn) -> Result<usize> {
     let layout = txn.layout();
     let r = read_lines(layout)?;
     if r.damaged > 0 || r.len > r.good_end {
-        let path = layout.journal();
-        let bytes = fs::read_bytes(&path)?.unwrap_or_default();
         let copy = layout
             .dir()
             .join(format!("journal.damaged-{}.jsonl", now_ns()));
-        fs::write_atomic(&copy, &bytes, Durability::Durable)?;
+        fs::write_atomic(&copy, &r.bytes, Durability::Durable)?;
     }
     let entries = unapplied_entries(layout, r.lines);
     if !entries.is_empty() {
@@ -584,5 +720,130 @@ impl Layout {
                 )
             );
         ok.then(|| self.dir().join(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+    use std::fs::OpenOptions;
+
+    fn write(path: &Path, bytes: &[u8]) -> File {
+        std::fs::write(path, bytes).unwrap();
+        File::open(path).unwrap()
+    }
+
+    #[test]
+    fn the_end_is_the_first_zero_after_the_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("j");
+        let end = |f: &File, len: usize, hint| find_end(f, &p, len as u64, hint).unwrap() as usize;
+
+        let mut padded = b"a\nbc\n".to_vec();
+        padded.resize(10_000, 0);
+        let f = write(&p, &padded);
+        for hint in [None, Some(0), Some(2), Some(5), Some(20_000)] {
+            assert_eq!(end(&f, padded.len(), hint), 5, "hint {hint:?}");
+        }
+
+        // Lines longer than a page past the hint: found by bisection.
+        let mut long = vec![b'x'; 9_000];
+        long.push(b'\n');
+        let lines = long.len();
+        long.resize(300_000, 0);
+        let f = write(&p, &long);
+        assert_eq!(end(&f, long.len(), None), lines);
+        assert_eq!(end(&f, long.len(), Some(3)), lines);
+
+        // No padding (an older journal), or lines past the padding (an
+        // older codenator appended): the end is the file's.
+        let f = write(&p, b"a\nb\n");
+        assert_eq!(end(&f, 4, None), 4);
+        let mut past = padded.clone();
+        past.extend_from_slice(b"c\n");
+        let f = write(&p, &past);
+        assert_eq!(end(&f, past.len(), Some(5)), past.len());
+        let f = write(&p, b"");
+        assert_eq!(end(&f, 0, None), 0);
+    }
+
+    fn send(store: &Store, text: &str) {
+        let ctx = crate::Ctx::new(crate::Caller::coordinator());
+        store
+            .send_message(
+                &ctx,
+                &crate::api::SendMessage {
+                    to: "all".into(),
+                    message: text.into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+
+    fn messages(store: &Store) -> Vec<String> {
+        read_lines(store.layout())
+            .unwrap()
+            .lines
+            .into_iter()
+            .flat_map(|l| l.messages)
+            .collect()
+    }
+
+    /// Lines go over the zeros, the file keeps its size, and a journal an
+    /// older codenator appended to past the zeros, or one left with a torn
+    /// line, reads in order and is written after its last line.
+    #[test]
+    fn lines_are_written_over_the_padding() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let path = store.layout().journal();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), PREALLOCATED);
+        send(&store, "one");
+        send(&store, "two");
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, PREALLOCATED, "written in place");
+        let end = bytes.iter().position(|b| *b == 0).unwrap();
+        assert_eq!(bytes[end - 1], b'\n');
+        assert!(bytes[end..].iter().all(|b| *b == 0));
+        let r = read_lines(store.layout()).unwrap();
+        assert_eq!((r.damaged, r.good_end, r.len), (0, end as u64, end as u64));
+        assert_eq!(messages(&store).len(), 2);
+
+        // A torn line where the lines end (a writer killed mid-write): the
+        // next writer puts zeros over it and writes there.
+        let mut f = OpenOptions::new().write(true).open(&path).unwrap();
+        fs::platform::write_all_at(&f, b"{\"tx\":\"torn", end as u64).unwrap();
+        let fresh = Store::open(tmp.path()).unwrap();
+        send(&fresh, "three");
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("torn"));
+        assert_eq!(read_lines(store.layout()).unwrap().damaged, 0);
+
+        // An older binary appends past the zeros: its line is read after
+        // the others. The journal then ends past the checkpoint size, so
+        // the next write checkpoints it: a new journal, padded again.
+        use std::io::Write;
+        f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"applied\":\"old-binary\"}\n").unwrap();
+        let r = read_lines(store.layout()).unwrap();
+        assert_eq!((r.damaged, r.good_end), (0, r.len));
+        assert_eq!(r.len, std::fs::metadata(&path).unwrap().len());
+        assert_eq!(
+            r.lines.last().unwrap().applied.as_deref(),
+            Some("old-binary")
+        );
+        let got = messages(&store);
+        assert_eq!(got.len(), 3, "{got:?}");
+        for (m, want) in got.iter().zip(["one", "two", "three"]) {
+            assert!(m.contains(want), "{m} should be {want}");
+        }
+        send(&store, "four");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), PREALLOCATED);
+        assert!(messages(&store).is_empty(), "checkpointed");
+        let ledger = std::fs::read_to_string(store.layout().ledger()).unwrap();
+        assert_eq!(ledger.lines().count(), 4);
+        assert!(ledger.contains("four"));
     }
 }

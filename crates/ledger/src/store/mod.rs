@@ -71,6 +71,9 @@ pub struct Store {
     layout: Layout,
     options: std::sync::Arc<Options>,
     faults_seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Where this process last saw the journal end (see
+    /// [`journal::EndHint`]): a hint, checked on every use.
+    journal_end: std::sync::Arc<std::sync::Mutex<Option<journal::EndHint>>>,
 }
 
 impl Store {
@@ -99,6 +102,7 @@ impl Store {
             root,
             options: std::sync::Arc::new(options),
             faults_seen: Default::default(),
+            journal_end: Default::default(),
         };
         for p in store.layout.subdirs() {
             fs::create_dir_all(&p).at(&p)?;
@@ -123,6 +127,7 @@ impl Store {
             layout,
             options: Default::default(),
             faults_seen: Default::default(),
+            journal_end: Default::default(),
         })
     }
 
@@ -180,6 +185,18 @@ impl Store {
     }
 
     /// The fault-injection switch (a test's): abort at `at` the nth time.
+    /// Where this process last saw the journal end.
+    pub(crate) fn journal_end_hint(&self) -> Option<journal::EndHint> {
+        self.journal_end.lock().ok().and_then(|h| *h)
+    }
+
+    /// Remember where the journal ends (after this process wrote to it).
+    pub(crate) fn keep_journal_end(&self, hint: journal::EndHint) {
+        if let Ok(mut h) = self.journal_end.lock() {
+            *h = Some(hint);
+        }
+    }
+
     pub(crate) fn fault(&self, at: FaultPoint) {
         if let Some((point, nth)) = self.options.fault
             && point == at

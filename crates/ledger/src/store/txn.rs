@@ -159,8 +159,8 @@ pub struct WriteTxn<'s> {
     inbox_state: RefCell<Option<IndexState>>,
     /// The journal, opened once for the transaction (see
     /// [`super::journal`]): its last line is read, its entry and apply
-    /// mark appended, through one handle.
-    journal: RefCell<Option<std::fs::File>>,
+    /// mark written, through one handle.
+    journal: RefCell<Option<journal::Handle>>,
 }
 
 impl<'s> WriteTxn<'s> {
@@ -174,7 +174,7 @@ impl<'s> WriteTxn<'s> {
     }
 
     /// The transaction's journal handle (None until the journal opens it).
-    pub(crate) fn journal_handle(&self) -> std::cell::RefMut<'_, Option<std::fs::File>> {
+    pub(crate) fn journal_handle(&self) -> std::cell::RefMut<'_, Option<journal::Handle>> {
         self.journal.borrow_mut()
     }
 

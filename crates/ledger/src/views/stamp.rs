@@ -6,9 +6,11 @@
 //! opened for writing, and its cost does not grow with history. It relies
 //! on how every writer changes the store:
 //!
-//! - every write call first appends its entry to the write-ahead journal
-//!   (`journal.jsonl`) and, once applied, an apply mark: its length grows
-//!   (a checkpoint empties it, which changes its length and mtime too);
+//! - every write call first writes its entry to the write-ahead journal
+//!   (`journal.jsonl`) and, once applied, an apply mark: written in place
+//!   over its zero padding, so its mtime changes, and its length only when
+//!   a checkpoint replaces it (or an older codenator appends); every entry
+//!   also changes one of the files below, which is what the stamp relies on;
 //! - whole-file records (`registry.json`, the board, cursors, heartbeats,
 //!   tasks, reports, wake attempts, background jobs, `index/work.json`) are
 //!   replaced by another file swapped or renamed into place (a temp file,
