@@ -255,19 +255,33 @@ impl Handle {
 /// NUL and the padding nothing else, so the first NUL at or after `hint`
 /// is the end: one read finds it when it is within a page of the hint (no
 /// other process wrote much since), else bisection does.
+///
+/// A hint is only taken when the byte before it is not a NUL (it ends a
+/// line): a journal replaced by a checkpoint may get the old one's inode
+/// number back, and a hint past its lines would leave a gap that
+/// bisection by another process would then write into.
 fn find_end(f: &File, path: &Path, len: u64, hint: Option<u64>) -> Result<u64> {
     const PAGE: u64 = 4096;
-    let byte = |at: u64| -> Result<u8> {
-        let mut b = [0u8; 1];
-        fs::platform::read_exact_at(f, &mut b, at).at(path)?;
-        Ok(b[0])
+    let read = |at: u64, n: u64| -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; n as usize];
+        fs::platform::read_exact_at(f, &mut buf, at).at(path)?;
+        Ok(buf)
     };
-    if len == 0 || byte(len - 1)? != 0 {
+    if len == 0 || read(len - 1, 1)?[0] != 0 {
         return Ok(len);
     }
-    let from = hint.filter(|h| *h < len).unwrap_or(0);
-    let mut page = vec![0u8; PAGE.min(len - from) as usize];
-    fs::platform::read_exact_at(f, &mut page, from).at(path)?;
+    // The page from the byte before the hint (or from the start).
+    let mut from = 0;
+    let mut page = Vec::new();
+    if let Some(h) = hint.filter(|h| (1..len).contains(h)) {
+        let p = read(h - 1, PAGE.min(len - h + 1))?;
+        if p[0] != 0 {
+            (from, page) = (h, p[1..].to_vec());
+        }
+    }
+    if from == 0 {
+        page = read(0, PAGE.min(len))?;
+    }
     if let Some(i) = page.iter().position(|b| *b == 0) {
         return Ok(from + i as u64);
     }
@@ -275,7 +289,7 @@ fn find_end(f: &File, path: &Path, len: u64, hint: Option<u64>) -> Result<u64> {
     let (mut lo, mut hi) = (from + page.len() as u64, len - 1);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if byte(mid)? == 0 {
+        if read(mid, 1)?[0] == 0 {
             hi = mid;
         } else {
             lo = mid + 1;
@@ -747,6 +761,12 @@ mod tests {
             assert_eq!(end(&f, padded.len(), hint), 5, "hint {hint:?}");
         }
 
+        // A hint past the lines (a new journal that got the old one's
+        // inode number): not taken.
+        for hint in [Some(9_000), Some(6)] {
+            assert_eq!(end(&f, padded.len(), hint), 5, "hint {hint:?}");
+        }
+
         // Lines longer than a page past the hint: found by bisection.
         let mut long = vec![b'x'; 9_000];
         long.push(b'\n');
@@ -845,5 +865,33 @@ mod tests {
         let ledger = std::fs::read_to_string(store.layout().ledger()).unwrap();
         assert_eq!(ledger.lines().count(), 4);
         assert!(ledger.contains("four"));
+    }
+
+    /// One process, several checkpoints (a new journal may get an old
+    /// one's inode number, and the process's end hint with it): the lines
+    /// of every generation stay one run from the header, without gaps or
+    /// damage, and every message reaches the ledger.
+    #[test]
+    fn checkpoints_keep_the_lines_together() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let path = store.layout().journal();
+        let big = "x".repeat(40_000);
+        let mut inodes = std::collections::BTreeSet::new();
+        for i in 0..90 {
+            send(&store, &format!("{i} {big}"));
+            inodes.insert(fs::platform::stat(&path).unwrap().id);
+            let bytes = std::fs::read(&path).unwrap();
+            let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+            assert!(
+                bytes[end..].iter().all(|b| *b == 0),
+                "a gap after write {i}"
+            );
+            let r = read_lines(store.layout()).unwrap();
+            assert_eq!((r.damaged, r.good_end, r.len), (0, end as u64, end as u64));
+        }
+        assert!(inodes.len() >= 3, "checkpointed: {inodes:?}");
+        let ledger = std::fs::read_to_string(store.layout().ledger()).unwrap();
+        assert_eq!(ledger.lines().count(), 90);
     }
 }
