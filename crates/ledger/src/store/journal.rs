@@ -695,7 +695,9 @@ pub(crate) fn repair(txn: &WriteTxn) -> Result<usize> {
         let copy = layout
             .dir()
             .join(format!("journal.damaged-{}.jsonl", now_ns()));
-        fs::write_atomic(&copy, &r.bytes, Durability::Durable)?;
+        // Up to the last byte that is not padding.
+        let kept = r.bytes.get(..r.len as usize).unwrap_or(&r.bytes);
+        fs::write_atomic(&copy, kept, Durability::Durable)?;
     }
     let entries = unapplied_entries(layout, r.lines);
     if !entries.is_empty() {
