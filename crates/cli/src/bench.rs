@@ -107,16 +107,38 @@ fn us(x: f64) -> String {
     }
 }
 
-/// The cost of one small durable append (write + fdatasync) here.
-fn fsync_floor(dir: &Path, n: usize) -> anyhow::Result<Pcts> {
+/// How the fsync probe writes its lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// Appended: each fdatasync also writes the file's new size.
+    Append,
+    /// Over zeros written and synced beforehand, as the journal writes
+    /// its entries: the size never changes.
+    InPlace,
+}
+
+/// The cost of one small durable write (the line, then fdatasync) here.
+fn fsync_floor(dir: &Path, n: usize, how: Probe) -> anyhow::Result<Pcts> {
     let p = dir.join("fsync-probe");
-    let mut f = OpenOptions::new().create(true).append(true).open(&p)?;
+    let line = |i: usize| format!("{{\"probe\":{i},\"pad\":\"{}\"}}\n", "x".repeat(150));
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&p)?;
+    if how == Probe::InPlace {
+        f.write_all(&vec![0u8; n * line(n).len()])?;
+        f.sync_data()?;
+    }
+    let mut at = 0u64;
     let mut v = Vec::with_capacity(n);
     for i in 0..n {
+        let bytes = line(i);
         let t = Instant::now();
-        writeln!(f, "{{\"probe\":{i},\"pad\":\"{}\"}}", "x".repeat(150))?;
+        ledger::fs::platform::write_all_at(&f, bytes.as_bytes(), at)?;
         f.sync_data()?;
         v.push(t.elapsed());
+        at += bytes.len() as u64;
     }
     let _ = fs::remove_file(&p);
     Ok(pcts(v))
@@ -680,7 +702,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             tmp.path().to_path_buf()
         }
     };
-    let floor = fsync_floor(&base, if args.quick { 100 } else { 300 })?;
+    let probes = if args.quick { 100 } else { 300 };
+    let floor = fsync_floor(&base, probes, Probe::Append)?;
+    let in_place = fsync_floor(&base, probes, Probe::InPlace)?;
     let ours = measure(&Server::Ours(std::env::current_exe()?), &base, args.quick).await?;
     let reference = match &args.reference {
         Some(dir) => Some(measure(&Server::Reference(dir.clone()), &base, args.quick).await?),
@@ -690,19 +714,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         say!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({"fsync": floor, "codenator": ours, "reference": reference})
+                &json!({"fsync": floor, "fsync_in_place": in_place, "codenator": ours, "reference": reference})
             )?
         );
         return Ok(());
     }
-    print_markdown(&args, &floor, &ours, reference.as_ref())?;
+    print_markdown(&args, [&floor, &in_place], &ours, reference.as_ref())?;
     Ok(())
 }
 
 /// The report as Markdown tables (what the README's benchmark section holds).
 fn print_markdown(
     args: &Args,
-    floor: &Pcts,
+    [floor, in_place]: [&Pcts; 2],
     ours: &Report,
     reference: Option<&Report>,
 ) -> std::io::Result<()> {
@@ -712,9 +736,12 @@ fn print_markdown(
     let mode = if args.quick { "quick" } else { "full" };
     say!(
         "codenator bench ({mode} run, {cores} cores); fsync floor (append + fdatasync): p50 {}, p95 {}; \
+         in place (over synced zeros, as the journal writes) p50 {}, p95 {}; \
          transport floor (MCP ping): p50 {}\n",
         us(floor.p50),
         us(floor.p95),
+        us(in_place.p50),
+        us(in_place.p95),
         us(ours.ping.p50)
     );
     let vs = |a: f64, b: Option<f64>| {
