@@ -29,9 +29,11 @@
 //! **Written in place.** A new journal is its header followed by zero
 //! bytes up to [`PREALLOCATED`], made durable once, and lines are written
 //! over the zeros from the end of the last one. An entry's fdatasync then
-//! flushes its data and nothing else: an append grows the file, and its
-//! new length is a second write to the disk inside the same fdatasync
-//! (measured here: 125-150 µs in place against 190-220 µs appended, p50).
+//! need not write the inode: an append grows the file, and its new length
+//! is a second write to the disk inside the same fdatasync (measured in
+//! isolation here: 125-150 µs in place against 190-220 µs appended, p50;
+//! ext4 without a journal still writes the inode when the file's times
+//! changed, see the README).
 //! Lines never hold a NUL byte (JSON escapes it), so the end of the lines
 //! is the first NUL after them ([`find_end`]), and readers take NUL runs
 //! for gaps between lines ([`read_lines`]). That also covers a journal an
@@ -204,7 +206,7 @@ impl Entry {
 /// finding the end is one read; never trusted for another file, and only a
 /// starting point: other processes write after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EndHint {
+pub(crate) struct EndHint {
     id: u64,
     end: u64,
 }
@@ -869,22 +871,25 @@ mod tests {
         assert!(ledger.contains("four"));
     }
 
-    /// One process, several checkpoints (a new journal may get an old
-    /// one's inode number, and the process's end hint with it): the lines
-    /// of every generation stay one run from the header, without gaps or
-    /// damage, and every message reaches the ledger.
+    /// One process through several checkpoints, its end hint carried
+    /// across them: the lines of every generation stay one run from the
+    /// header, without gaps or damage, and every message reaches the
+    /// ledger. (A hint for a reused inode number is the first test's.)
     #[test]
     fn checkpoints_keep_the_lines_together() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).unwrap();
         let path = store.layout().journal();
         let big = "x".repeat(40_000);
-        let mut inodes = std::collections::BTreeSet::new();
+        let (mut checkpoints, mut last_end) = (0, 0);
         for i in 0..90 {
             send(&store, &format!("{i} {big}"));
-            inodes.insert(fs::platform::stat(&path).unwrap().id);
             let bytes = std::fs::read(&path).unwrap();
             let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+            if end < last_end {
+                checkpoints += 1;
+            }
+            last_end = end;
             assert!(
                 bytes[end..].iter().all(|b| *b == 0),
                 "a gap after write {i}"
@@ -892,7 +897,7 @@ mod tests {
             let r = read_lines(store.layout()).unwrap();
             assert_eq!((r.damaged, r.good_end, r.len), (0, end as u64, end as u64));
         }
-        assert!(inodes.len() >= 3, "checkpointed: {inodes:?}");
+        assert!(checkpoints >= 2, "checkpointed {checkpoints} times");
         let ledger = std::fs::read_to_string(store.layout().ledger()).unwrap();
         assert_eq!(ledger.lines().count(), 90);
     }
