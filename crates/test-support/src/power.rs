@@ -5,7 +5,8 @@
 //! Every write that no fsync covered is taken back: a file replaced since
 //! its last fsync gets its old bytes and modification time back (or is
 //! removed when it did not exist), a file appended to is cut back to its
-//! old length, a range overwritten in place gets its old bytes back. That is more than a real power loss must lose, never less,
+//! old length, a range overwritten in place gets its old bytes back. That
+//! is more than a real power loss must lose, never less,
 //! so whatever survives it survives a real one.
 
 use std::collections::HashMap;
@@ -16,14 +17,15 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-/// What pulling the plug took back.
+/// What pulling the plug took back, counted in writes undone (a file
+/// written several times since its last fsync counts each).
 #[derive(Debug, Default)]
 pub struct Pulled {
-    /// Files put back to their old bytes.
+    /// Replaces and in-place overwrites given their old bytes back.
     pub restored: usize,
     /// Files that did not exist before, removed.
     pub removed: usize,
-    /// Files cut back to their old length.
+    /// Appends cut back to the old length.
     pub truncated: usize,
 }
 
