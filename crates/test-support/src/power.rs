@@ -6,8 +6,8 @@
 //! its last fsync gets its old bytes and modification time back (or is
 //! removed when it did not exist), a file appended to is cut back to its
 //! old length, a range overwritten in place gets its old bytes back. That
-//! is more than a real power loss must lose, never less,
-//! so whatever survives it survives a real one.
+//! is more than a real power loss must lose, never less, so whatever
+//! survives it survives a real one.
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};

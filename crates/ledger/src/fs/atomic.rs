@@ -274,6 +274,13 @@ pub fn open_rw(path: &Path) -> Result<File> {
         .at(path)
 }
 
+/// Write `bytes` over what the open file `f` (named `path`) holds from
+/// `offset` on, without an fsync: the journal's lines over its zeros.
+pub fn write_at(f: &File, path: &Path, offset: u64, bytes: &[u8]) -> Result<()> {
+    power::before_overwrite(path, offset, bytes.len());
+    platform::write_all_at(f, bytes, offset).at(path)
+}
+
 /// [`append`] to a file already open for appending (`path` is its name).
 pub fn append_to(f: &mut File, path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     power::before_extend(path);

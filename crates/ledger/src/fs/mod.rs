@@ -20,6 +20,6 @@ pub mod power;
 pub use atomic::{
     Durability, SPARE_NAME, append, append_to, encode_json, fsync_count, mtime_ns, open_rw,
     overwrite_page, parse_json, put_journaled, read_bytes, read_json, sync_data, sync_dir,
-    sync_everything, thread_fsync_count, write_atomic, write_json,
+    sync_everything, thread_fsync_count, write_at, write_atomic, write_json,
 };
 pub use lock::{FileLock, LockMode, thread_exclusive_ns};

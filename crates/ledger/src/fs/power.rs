@@ -3,11 +3,12 @@
 //! Off unless a store is opened with a power log (a test switch). When on,
 //! every write that is not followed by its own fsync first appends to the
 //! log, durably, what the file was before (its old bytes, its old length
-//! for an append, or the old bytes of the range overwritten in place), and every fsync says what became durable. A test then
-//! "pulls the plug": it puts every file back to what it was before its
-//! first write that no fsync covered (see the test-support crate), which is
-//! the worst a power loss can do, and checks that every acknowledged write
-//! is still there after the store reopens. A note carries the file's old
+//! for an append, or the old bytes of the range overwritten in place), and
+//! every fsync says what became durable. A test then "pulls the plug": it
+//! puts every file back to what it was before its first write that no
+//! fsync covered (see the test-support crate), which is the worst a power
+//! loss can do, and checks that every acknowledged write is still there
+//! after the store reopens. A note carries the file's old
 //! modification time too: a power loss takes the metadata back with the
 //! data, and the journal's replay compares a record's mtime with its entry.
 

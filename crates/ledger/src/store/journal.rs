@@ -232,8 +232,7 @@ impl Handle {
     /// Write `bytes` where the lines end (over the zeros), then, with
     /// `sync`, fdatasync them.
     fn write(&mut self, path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
-        crate::fs::power::before_overwrite(path, self.end, bytes.len());
-        fs::platform::write_all_at(&self.file, bytes, self.end).at(path)?;
+        fs::write_at(&self.file, path, self.end, bytes)?;
         self.end += bytes.len() as u64;
         if sync {
             fs::sync_data(&self.file, path)?;
@@ -244,8 +243,7 @@ impl Handle {
     /// Put zeros over `from..end` (a torn line): the lines end at `from`.
     fn cut(&mut self, path: &Path, from: u64) -> Result<()> {
         let n = self.end.saturating_sub(from) as usize;
-        crate::fs::power::before_overwrite(path, from, n);
-        fs::platform::write_all_at(&self.file, &vec![0u8; n], from).at(path)?;
+        fs::write_at(&self.file, path, from, &vec![0u8; n])?;
         self.end = from;
         Ok(())
     }

@@ -184,7 +184,6 @@ impl Store {
         self.options.boot_id.as_deref()
     }
 
-    /// The fault-injection switch (a test's): abort at `at` the nth time.
     /// Where this process last saw the journal end.
     pub(crate) fn journal_end_hint(&self) -> Option<journal::EndHint> {
         self.journal_end.lock().ok().and_then(|h| *h)
@@ -197,6 +196,7 @@ impl Store {
         }
     }
 
+    /// The fault-injection switch (a test's): abort at `at` the nth time.
     pub(crate) fn fault(&self, at: FaultPoint) {
         if let Some((point, nth)) = self.options.fault
             && point == at
