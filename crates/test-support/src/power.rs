@@ -44,9 +44,12 @@ pub fn pull_the_plug(log: &Path) -> Result<Pulled> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| log.display().to_string()),
     };
-    // Per path, every note since its last fsync, in order.
-    let mut since: HashMap<PathBuf, Vec<Value>> = HashMap::new();
-    for line in text.lines() {
+    // Per path, every note since its last fsync, in order, with its line.
+    let mut since: HashMap<PathBuf, Vec<(usize, Value)>> = HashMap::new();
+    // Where each fsync in flight started (its `syncing` note's line): it
+    // covers the writes noted before, not those noted while it ran.
+    let mut started: HashMap<u64, usize> = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
         // A note torn by a kill announced a write that never started.
         let Ok(note) = serde_json::from_str::<Value>(line) else {
             continue;
@@ -54,15 +57,33 @@ pub fn pull_the_plug(log: &Path) -> Result<Pulled> {
         let path = note["path"].as_str().map(PathBuf::from);
         match (note["op"].as_str(), path) {
             (Some("replace" | "extend" | "overwrite"), Some(p)) => {
-                since.entry(p).or_default().push(note);
+                since.entry(p).or_default().push((n, note));
             }
-            (Some("synced"), Some(p)) => {
-                since.remove(&p);
+            (Some("syncing"), Some(_)) => {
+                if let Some(t) = note["token"].as_u64() {
+                    started.insert(t, n);
+                }
             }
+            (Some("synced"), Some(p)) => match note["token"].as_u64() {
+                Some(t) => {
+                    let from = started.remove(&t).unwrap_or(0);
+                    if let Some(notes) = since.get_mut(&p) {
+                        notes.retain(|(at, _)| *at > from);
+                    }
+                }
+                None => {
+                    since.remove(&p);
+                }
+            },
             (Some("synced_all"), _) => since.clear(),
             _ => {}
         }
     }
+    let since: HashMap<PathBuf, Vec<Value>> = since
+        .into_iter()
+        .filter(|(_, notes)| !notes.is_empty())
+        .map(|(p, notes)| (p, notes.into_iter().map(|(_, v)| v).collect()))
+        .collect();
     let mut pulled = Pulled::default();
     for (path, notes) in since {
         // Undone newest first, so the file ends as the first note found it.

@@ -58,11 +58,14 @@ fn count_fsync() {
     THREAD_FSYNCS.with(|c| c.set(c.get() + 1));
 }
 
-/// fdatasync a file we wrote, counted.
+/// fdatasync a file we wrote, counted. It may run without the store lock
+/// (a journal entry's): the power log says it covers what was written
+/// before it started.
 pub fn sync_data(f: &File, path: &Path) -> Result<()> {
     count_fsync();
+    let token = power::syncing(path);
     f.sync_data().at(path)?;
-    power::synced(path);
+    power::synced_since(path, token);
     Ok(())
 }
 

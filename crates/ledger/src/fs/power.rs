@@ -46,8 +46,17 @@ pub enum Note {
         len: u64,
         mtime_ns: Option<u128>,
     },
-    /// `path` was fsynced: its content up to now is durable.
-    Synced { path: PathBuf },
+    /// An fsync of `path` is starting: it will cover the writes noted
+    /// before this note (from any process), not those noted while it runs
+    /// (another process may write between this note and the fsync's end).
+    Syncing { path: PathBuf, token: u64 },
+    /// `path` was fsynced: what was written before its `syncing` note with
+    /// the same token is durable (without a token: all of it so far).
+    Synced {
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<u64>,
+    },
     /// The whole file system was synced (the journal checkpoint).
     SyncedAll,
 }
@@ -127,10 +136,38 @@ pub(crate) fn before_overwrite(path: &Path, offset: u64, n: usize) {
     }
 }
 
+/// Before an fsync of `path`: the token its [`synced`] note names.
+pub(crate) fn syncing(path: &Path) -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if !on() {
+        return 0;
+    }
+    let token = (u64::from(std::process::id()) << 32)
+        | NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    note(&Note::Syncing {
+        path: path.to_path_buf(),
+        token,
+    });
+    token
+}
+
+/// After the fsync [`syncing`] announced.
+pub(crate) fn synced_since(path: &Path, token: u64) {
+    if on() {
+        note(&Note::Synced {
+            path: path.to_path_buf(),
+            token: Some(token),
+        });
+    }
+}
+
+/// `path` is durable as it is now (its writer holds the store lock, so no
+/// one wrote it during the fsync).
 pub(crate) fn synced(path: &Path) {
     if on() {
         note(&Note::Synced {
             path: path.to_path_buf(),
+            token: None,
         });
     }
 }

@@ -1018,7 +1018,7 @@ pub(crate) fn append(txn: &WriteTxn, mut msg: Message) -> Result<Message> {
 }
 
 /// The `seq` a ledger line carries.
-fn line_seq(line: &[u8]) -> Option<u64> {
+pub(crate) fn line_seq(line: &[u8]) -> Option<u64> {
     #[derive(Deserialize)]
     struct Seq {
         seq: Option<u64>,

@@ -213,8 +213,17 @@ impl WorkIndex {
         self.apply_rows(old.map(TaskRow::from).as_ref(), TaskRow::from(new));
     }
 
-    /// [`WorkIndex::apply`] on index rows (what the work log holds).
+    /// [`WorkIndex::apply`] on index rows (what the work log holds). A
+    /// change the index already shows (the row as `new` has it) changes
+    /// nothing: an apply redone after a crash may log its lines twice.
     fn apply_rows(&mut self, old: Option<&TaskRow>, new: TaskRow) {
+        let shown = match self.open.get(&new.task_id) {
+            Some(row) => *row == new,
+            None => self.recent_closed.iter().any(|r| *r == new),
+        };
+        if shown {
+            return;
+        }
         match old {
             Some(old) => self.count(old, -1),
             None => self.total += 1,
@@ -242,6 +251,10 @@ impl WorkIndex {
     }
 
     fn add_summary(&mut self, summary: ReportSummary) {
+        // Logged twice by an apply redone after a crash: once is enough.
+        if self.recent_reports.iter().any(|r| *r == summary) {
+            return;
+        }
         self.recent_reports.push_back(summary);
         if self.recent_reports.len() > RECENT_REPORTS {
             self.recent_reports.pop_front();
@@ -469,6 +482,21 @@ pub(crate) fn load(txn: &ReadTxn) -> Result<Arc<WorkIndex>> {
     if let Some(staged) = txn.staged_work() {
         return Ok(Arc::new(staged));
     }
+    let idx = load_applied(txn)?;
+    // Other writers' entries not applied yet: their changes on top.
+    let pending = txn.pending_work();
+    if pending.is_empty() {
+        return Ok(idx);
+    }
+    let mut idx = (*idx).clone();
+    for line in pending {
+        idx.apply_line(line);
+    }
+    Ok(Arc::new(idx))
+}
+
+/// The index as the applied records leave it.
+fn load_applied(txn: &ReadTxn) -> Result<Arc<WorkIndex>> {
     let layout = txn.layout();
     let (tm, rm) = now_mtimes(layout);
     if !is_pending(layout)
@@ -546,9 +574,20 @@ fn compaction_due(layout: &Layout, log_len: u64) -> bool {
     log_len > (256 * 1024).max(snap)
 }
 
+/// When journal entries are applied, after their records are in place:
+/// `before` (the index read before the records changed) plus their log
+/// lines, which are appended to the log.
+pub(crate) fn apply_lines(txn: &WriteTxn, before: &WorkIndex, log: Vec<LogLine>) -> Result<()> {
+    let mut idx = before.clone();
+    for line in &log {
+        idx.apply_line(line.clone());
+    }
+    apply_staged(txn, idx, log)
+}
+
 /// At commit, after the records are in place: append the transaction's log
 /// lines and keep `idx` (the index after them) as this process's copy.
-pub(crate) fn apply_staged(txn: &WriteTxn, mut idx: WorkIndex, log: Vec<LogLine>) -> Result<()> {
+fn apply_staged(txn: &WriteTxn, mut idx: WorkIndex, log: Vec<LogLine>) -> Result<()> {
     let layout = txn.layout();
     let (tm, rm) = now_mtimes(layout);
     idx.tasks_mtime = tm;

@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fs::{self, Durability};
+use crate::index::work::LogLine;
 use crate::store::{Layout, ReadTxn, WriteTxn};
 
 /// Past this size the journal is checkpointed and emptied.
@@ -92,9 +93,19 @@ pub struct Line {
     /// Records the entry removes (store-relative paths), after its puts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deletes: Vec<String>,
+    /// Work-index changes the entry makes (the lines its apply appends to
+    /// the work log; a writer that sees the entry before it is applied
+    /// adds them to the index it reads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) work: Vec<LogLine>,
     /// An apply mark: the entry `applied` is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<String>,
+    /// The watermark when the line was written: every entry that starts
+    /// before this offset is applied (see [`Watermark`]). Absent in lines
+    /// an older codenator wrote, which applied each entry under the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_to: Option<u64>,
 }
 
 /// Where a fault can be injected (the power-loss test's switch): the
@@ -127,6 +138,7 @@ pub(crate) struct Entry {
     pub puts: Vec<(PathBuf, Vec<u8>)>,
     pub messages: Vec<Vec<u8>>,
     pub deletes: Vec<PathBuf>,
+    pub work: Vec<LogLine>,
 }
 
 fn now_ns() -> u128 {
@@ -144,15 +156,21 @@ impl Entry {
             puts,
             messages,
             deletes: Vec::new(),
+            work: Vec::new(),
         }
     }
 
     /// Does it change anything?
     pub fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.messages.is_empty() && self.deletes.is_empty()
+        self.puts.is_empty()
+            && self.messages.is_empty()
+            && self.deletes.is_empty()
+            && self.work.is_empty()
     }
 
-    fn to_line(&self, layout: &Layout) -> Result<Vec<u8>> {
+    /// The entry's line, written when every entry before `applied_to` is
+    /// applied.
+    fn to_line(&self, layout: &Layout, applied_to: u64) -> Result<Vec<u8>> {
         let line = Line {
             tx: Some(self.tx.clone()),
             at: Some(self.at),
@@ -174,6 +192,8 @@ impl Entry {
                 .iter()
                 .map(|p| layout.relative(p).into_owned())
                 .collect(),
+            work: self.work.clone(),
+            applied_to: Some(applied_to),
             ..Line::default()
         };
         fs::encode_json(&layout.journal(), &line, false)
@@ -197,6 +217,7 @@ impl Entry {
             puts,
             messages: line.messages.into_iter().map(String::into_bytes).collect(),
             deletes,
+            work: line.work,
         })
     }
 }
@@ -218,6 +239,9 @@ pub(crate) struct Handle {
     file: File,
     id: u64,
     end: u64,
+    /// The watermark (see [`Watermark`]), once this transaction read or
+    /// moved it.
+    applied_to: Option<u64>,
 }
 
 impl Handle {
@@ -226,7 +250,12 @@ impl Handle {
         let (id, len) = fs::platform::id_and_len(&file, path).at(path)?;
         let hint = hint.filter(|h| h.id == id).map(|h| h.end);
         let end = find_end(&file, path, len, hint)?;
-        Ok(Handle { file, id, end })
+        Ok(Handle {
+            file,
+            id,
+            end,
+            applied_to: None,
+        })
     }
 
     /// Write `bytes` where the lines end (over the zeros), then, with
@@ -317,26 +346,380 @@ fn with_journal<T>(txn: &WriteTxn, f: impl FnOnce(&mut Handle, &Path) -> Result<
     out
 }
 
-/// Make the entry durable: the call's one fsync.
-pub(crate) fn append_entry(txn: &WriteTxn, entry: &Entry) -> Result<()> {
-    let bytes = entry.to_line(txn.layout())?;
-    with_journal(txn, |h, path| h.write(path, &bytes, true))
+/// An entry written to the journal and not yet fsynced by its writer:
+/// the file it went to (held open, so its identity cannot be reused), and
+/// where the entry starts and ends.
+pub(crate) struct Written {
+    file: File,
+    id: u64,
+    start: u64,
+    end: u64,
+    entry: Entry,
 }
 
-/// Say the entry is applied (no fsync: a lost mark only means a redo).
-pub(crate) fn mark_applied(txn: &WriteTxn, tx: &str) -> Result<()> {
+impl Written {
+    /// fdatasync the journal: the call's one fsync. It covers every line
+    /// written before this entry too, whoever wrote them.
+    pub(crate) fn sync(&self, layout: &Layout) -> Result<()> {
+        fs::sync_data(&self.file, &layout.journal())
+    }
+}
+
+/// Write the entry where the lines end, without an fsync: the caller
+/// syncs it ([`Written::sync`]), with or without the lock, and then has it
+/// applied ([`apply_through`]). Until then other writers see it as
+/// pending ([`begin`]).
+pub(crate) fn write_entry(txn: &WriteTxn, entry: Entry) -> Result<Written> {
+    with_journal(txn, |h, path| {
+        let applied_to = match h.applied_to {
+            Some(w) => w,
+            None => settle_tail(h, path, txn.layout())?.map_or(h.end, |w| w.applied_to),
+        };
+        let bytes = entry.to_line(txn.layout(), applied_to)?;
+        let start = h.end;
+        h.write(path, &bytes, false)?;
+        h.applied_to = Some(applied_to);
+        Ok(Written {
+            file: h.file.try_clone().at(path)?,
+            id: h.id,
+            start,
+            end: h.end,
+            entry,
+        })
+    })
+}
+
+/// Say every entry that starts before `through` is applied, the last of
+/// them `tx` (no fsync: a lost mark only means a redo).
+fn mark_applied(txn: &WriteTxn, tx: Option<String>, through: u64) -> Result<()> {
     let line = Line {
-        applied: Some(tx.to_string()),
+        applied: tx,
+        applied_to: Some(through),
         ..Line::default()
     };
     let bytes = fs::encode_json(&txn.layout().journal(), &line, false)?;
-    with_journal(txn, |h, path| h.write(path, &bytes, false))
+    with_journal(txn, |h, path| {
+        h.write(path, &bytes, false)?;
+        h.applied_to = Some(through);
+        Ok(())
+    })
+}
+
+/// How far the journal is applied, as its last line says: every entry
+/// that starts before `applied_to` is applied, and the entries between it
+/// and `pending_end` are not yet (their writers wait for their fsync, or
+/// died). Lines past `pending_end` are apply marks.
+///
+/// Entries are applied in journal order, by whoever holds the lock after
+/// an fsync that covers them, and each apply ends with a mark carrying the
+/// new watermark; every line carries the watermark its writer saw. So the
+/// last line's is the journal's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Watermark {
+    applied_to: u64,
+    pending_end: u64,
+}
+
+impl Watermark {
+    /// The watermark a line at `start..end` gives, when it is the last.
+    fn of(line: &Line, start: u64, end: u64) -> Watermark {
+        if line.journal.is_some() {
+            // The header: nothing after it yet.
+            return Watermark {
+                applied_to: end,
+                pending_end: end,
+            };
+        }
+        // A line an older codenator wrote carries no watermark: it applied
+        // each entry under the lock, so only its last entry can be
+        // unapplied, and a mark says everything before it is applied.
+        let applied_to = line.applied_to.unwrap_or(start).min(start);
+        let pending_end = if line.tx.is_some() { end } else { start };
+        Watermark {
+            applied_to,
+            pending_end,
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.pending_end > self.applied_to
+    }
+}
+
+/// The journal's watermark, after putting right a torn last line (its
+/// writer died in its write: the call was never acknowledged, and no one
+/// else saw it). None when the journal ends in damage that is not a torn
+/// line (`doctor`'s to report).
+fn settle_tail(h: &mut Handle, path: &Path, layout: &Layout) -> Result<Option<Watermark>> {
+    let Some(last) = last_line(&h.file, path, h.end)? else {
+        return Ok(Some(Watermark {
+            applied_to: 0,
+            pending_end: 0,
+        }));
+    };
+    let complete = last.last() == Some(&b'\n');
+    if let Some(l) = complete
+        .then(|| serde_json::from_slice::<Line>(&last).ok())
+        .flatten()
+    {
+        return Ok(Some(Watermark::of(&l, h.end - last.len() as u64, h.end)));
+    }
+    // Torn or unreadable last line: its writer never got past its write,
+    // so its call was never acknowledged. Cut it off, but only when it is
+    // the last line: damage before it is `doctor`'s to report.
+    let Read {
+        good_end,
+        len,
+        bytes,
+        ..
+    } = read_lines(layout)?;
+    let tail = bytes.get(good_end as usize..len as usize).unwrap_or(&[]);
+    let inner_break = tail
+        .iter()
+        .take(tail.len().saturating_sub(1))
+        .any(|b| *b == b'\n' || *b == 0);
+    if inner_break || h.end != len {
+        tracing::warn!("the journal is damaged before its end; run `codenator doctor`");
+        return Ok(None);
+    }
+    tracing::warn!("dropping a torn journal entry (its call never returned)");
+    h.cut(path, good_end)?;
+    match last_line(&h.file, path, h.end)? {
+        Some(last) if last.last() == Some(&b'\n') => Ok(serde_json::from_slice::<Line>(&last)
+            .ok()
+            .map(|l| Watermark::of(&l, h.end - last.len() as u64, h.end))),
+        Some(_) => Ok(None),
+        None => Ok(Some(Watermark {
+            applied_to: 0,
+            pending_end: 0,
+        })),
+    }
+}
+
+/// The entries in `from..to` of the journal, in order (apply marks and
+/// lines that do not parse left out).
+fn read_entries(
+    h: &Handle,
+    path: &Path,
+    layout: &Layout,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Entry>> {
+    if to <= from {
+        return Ok(Vec::new());
+    }
+    let mut buf = vec![0u8; (to - from) as usize];
+    fs::platform::read_exact_at(&h.file, &mut buf, from).at(path)?;
+    let mut out = Vec::new();
+    for run in buf.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+        let (lines, _) = crate::fs::jsonl::split(run, 0, 0);
+        for l in lines {
+            let Ok(line) = serde_json::from_slice::<Line>(l.bytes) else {
+                tracing::warn!(
+                    "skipping a journal line that does not parse; run `codenator doctor`"
+                );
+                continue;
+            };
+            let Some(tx) = line.tx.clone() else {
+                continue;
+            };
+            let Some(entry) = Entry::from_line(layout, line) else {
+                return Err(Error::Damaged {
+                    path: "journal.jsonl".into(),
+                    reason: format!("entry {tx} names a path outside the store"),
+                });
+            };
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// An entry pending this long is taken for one whose writer died before
+/// its fsync returned (a live writer applies its entry within
+/// milliseconds): the next writer makes it durable and applies it.
+const STALE_NS: u128 = 2_000_000_000;
+
+/// Entries written but not yet applied (their writers wait for their
+/// fsync, without the lock): what a write transaction must see besides
+/// the record files, so that it decides on the store as those writes
+/// leave it. Readers under the shared lock do not see them: nothing
+/// pending was acknowledged.
+#[derive(Default)]
+pub(crate) struct Pending {
+    entries: Vec<Entry>,
+    max_seq: Option<u64>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Pending {
+    fn new(entries: Vec<Entry>) -> Pending {
+        let max_seq = entries
+            .iter()
+            .flat_map(|e| &e.messages)
+            .filter_map(|m| crate::index::inbox::line_seq(m))
+            .max();
+        Pending { entries, max_seq }
+    }
+
+    /// What the pending entries leave of a record: `Some(Some(bytes))`
+    /// put, `Some(None)` removed, `None` not named (the file decides).
+    pub fn record(&self, path: &Path) -> Option<Option<&[u8]>> {
+        for e in self.entries.iter().rev() {
+            // An entry's removals come after its puts.
+            if e.deletes.iter().any(|p| p == path) {
+                return Some(None);
+            }
+            if let Some((_, b)) = e.puts.iter().rev().find(|(p, _)| p == path) {
+                return Some(Some(b));
+            }
+        }
+        None
+    }
+
+    /// File names the pending entries put directly under `dir` (and do not
+    /// remove again).
+    pub fn names_in(&self, dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for e in &self.entries {
+            for (p, _) in e.puts.iter().filter(|(p, _)| p.parent() == Some(dir)) {
+                if let Some(n) = p.file_name().and_then(|n| n.to_str())
+                    && !names.iter().any(|m| m == n)
+                {
+                    names.push(n.to_owned());
+                }
+            }
+        }
+        names.retain(|n| matches!(self.record(&dir.join(n)), Some(Some(_))));
+        names
+    }
+
+    /// The highest message seq the pending entries hold.
+    pub fn max_seq(&self) -> Option<u64> {
+        self.max_seq
+    }
+
+    /// Their work-index changes, in order.
+    pub fn work_lines(&self) -> impl Iterator<Item = &LogLine> {
+        self.entries.iter().flat_map(|e| &e.work)
+    }
+}
+
+/// Which pending entries [`begin`] applies itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// Those pending for longer than a live writer takes ([`STALE_NS`]).
+    Stale,
+    /// All of them: when a process opens the store, so that what writers
+    /// killed before they applied their entries left is in the records
+    /// before anyone reads them.
+    All,
+}
+
+/// Before a write transaction does anything: put right a torn last line,
+/// and read the entries written but not yet applied, which the
+/// transaction then sees ([`Pending`]). Those `settle` names are made
+/// durable and applied now instead (an apply that a writer's death cut
+/// short is redone without doubling anything, see [`apply_run`]).
+pub(crate) fn begin(txn: &WriteTxn, settle: Settle) -> Result<()> {
+    let layout = txn.layout();
+    let found = with_journal(txn, |h, path| {
+        let Some(w) = settle_tail(h, path, layout)? else {
+            h.applied_to = Some(h.end);
+            return Ok(None);
+        };
+        h.applied_to = Some(w.applied_to);
+        if !w.has_pending() {
+            return Ok(None);
+        }
+        Ok(Some((
+            w,
+            read_entries(h, path, layout, w.applied_to, w.pending_end)?,
+        )))
+    })?;
+    let Some((w, entries)) = found else {
+        return Ok(());
+    };
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let now = now_ns();
+    let stale = entries.iter().any(|e| now.saturating_sub(e.at) > STALE_NS);
+    if stale || settle == Settle::All {
+        if stale {
+            tracing::warn!(
+                entries = entries.len(),
+                "journal entries were written but not applied (a writer died); applying them"
+            );
+        } else {
+            // Opening the store while others write: their entries now.
+            tracing::debug!(entries = entries.len(), "applying pending journal entries");
+        }
+        with_journal(txn, |h, path| fs::sync_data(&h.file, path))?;
+        return apply_run(txn, &entries.iter().collect::<Vec<_>>(), w.pending_end);
+    }
+    txn.set_pending(Pending::new(entries));
+    Ok(())
+}
+
+/// After the entry's fsync, under the lock: apply every entry up to and
+/// including it that is not applied yet, in journal order (the fsync
+/// covered the ones before it), then mark them applied. Nothing to do when
+/// another writer applied it already, or a checkpoint did (the journal was
+/// replaced: a checkpoint applies every entry first).
+pub(crate) fn apply_through(txn: &WriteTxn, own: &Written) -> Result<()> {
+    let layout = txn.layout();
+    let before = with_journal(txn, |h, path| {
+        if h.id != own.id {
+            return Ok(None);
+        }
+        let from = match settle_tail(h, path, layout)? {
+            Some(w) if w.applied_to >= own.end => return Ok(None),
+            Some(w) => w.applied_to,
+            None => own.start,
+        };
+        Ok(Some(read_entries(h, path, layout, from, own.start)?))
+    })?;
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let run: Vec<&Entry> = before.iter().chain([&own.entry]).collect();
+    apply_run(txn, &run, own.end)?;
+    maybe_checkpoint(txn)
+}
+
+/// Apply entries in order (the records, the ledger lines, the work
+/// index's changes), then the mark that says all before `through` are.
+/// The ledger lines skip seqs the ledger holds and work lines already in
+/// the index change nothing, so an apply cut short by a crash is redone
+/// without doubling anything.
+fn apply_run(txn: &WriteTxn, run: &[&Entry], through: u64) -> Result<()> {
+    // The index before the records change (it is checked against the
+    // task and report directories).
+    let idx = crate::index::work::load(txn)?;
+    let mut lines = Vec::new();
+    for e in run {
+        apply(txn, e, Redo::No)?;
+        lines.extend(e.work.iter().cloned());
+    }
+    if !lines.is_empty() {
+        crate::index::work::apply_lines(txn, &idx, lines)?;
+    }
+    txn.fault(FaultPoint::BeforeMark);
+    mark_applied(txn, run.last().map(|e| e.tx.clone()), through)
 }
 
 /// The journal as read back.
 struct Read {
-    /// The lines that parse, in order.
-    lines: Vec<Line>,
+    /// The lines that parse, in order, with where each is in the file.
+    lines: Vec<(std::ops::Range<u64>, Line)>,
     /// Complete lines that do not parse, and pieces of lines cut off by a
     /// run of zeros before the last one. A crash cannot leave one before
     /// the end (an entry's fsync covers every byte before it): they are
@@ -379,7 +762,7 @@ fn read_lines(layout: &Layout) -> Result<Read> {
         for l in &lines {
             match serde_json::from_slice::<Line>(l.bytes) {
                 Ok(line) => {
-                    out.lines.push(line);
+                    out.lines.push((l.offset..l.offset + l.len, line));
                     out.good_end = l.offset + l.len;
                 }
                 Err(_) => out.damaged += 1,
@@ -394,18 +777,16 @@ fn read_lines(layout: &Layout) -> Result<Read> {
     Ok(out)
 }
 
-/// The entries without an apply mark, in order.
-fn unapplied_entries(layout: &Layout, lines: Vec<Line>) -> Vec<Entry> {
-    let mut open: Vec<Line> = Vec::new();
-    for l in lines {
-        if l.tx.is_some() {
-            open.push(l);
-        } else if let Some(a) = &l.applied {
-            open.retain(|e| e.tx.as_ref() != Some(a));
-        }
-    }
-    open.into_iter()
-        .filter_map(|l| Entry::from_line(layout, l))
+/// The entries not applied yet, in order: those after the watermark the
+/// last line gives.
+fn unapplied_entries(layout: &Layout, lines: Vec<(std::ops::Range<u64>, Line)>) -> Vec<Entry> {
+    let Some(w) = lines.last().map(|(r, l)| Watermark::of(l, r.start, r.end)) else {
+        return Vec::new();
+    };
+    lines
+        .into_iter()
+        .filter(|(r, l)| l.tx.is_some() && (w.applied_to..w.pending_end).contains(&r.start))
+        .filter_map(|(_, l)| Entry::from_line(layout, l))
         .collect()
 }
 
@@ -433,67 +814,6 @@ fn last_line(f: &File, path: &Path, len: u64) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Before a write transaction does anything: if the last entry was not
-/// applied (its process died mid-commit), apply it now; if it was torn (its
-/// fsync never returned), drop it.
-pub(crate) fn recover_last(txn: &WriteTxn) -> Result<()> {
-    let layout = txn.layout();
-    let Some(last) = with_journal(txn, |h, path| last_line(&h.file, path, h.end))? else {
-        return Ok(());
-    };
-    let complete = last.last() == Some(&b'\n');
-    let parsed = complete
-        .then(|| serde_json::from_slice::<Line>(&last).ok())
-        .flatten();
-    match parsed {
-        Some(l) if l.applied.is_some() || l.journal.is_some() => Ok(()),
-        Some(l) if l.tx.is_some() => {
-            let tx = l.tx.clone().unwrap_or_default();
-            let Some(entry) = Entry::from_line(layout, l) else {
-                return Err(Error::Damaged {
-                    path: "journal.jsonl".into(),
-                    reason: format!("entry {tx} names a path outside the store"),
-                });
-            };
-            tracing::warn!(
-                tx,
-                "the last journal entry was not applied (a writer died); applying it"
-            );
-            apply(txn, &entry, Redo::Yes)?;
-            crate::index::work::mark_stale(txn)?;
-            mark_applied(txn, &entry.tx)
-        }
-        _ => {
-            // Torn or unreadable last line: its fsync never returned, so
-            // its call was never acknowledged. Cut it off, but only when it
-            // is the last line: damage before it is `doctor`'s to report.
-            let Read {
-                good_end,
-                len,
-                bytes,
-                ..
-            } = read_lines(layout)?;
-            let tail = bytes.get(good_end as usize..len as usize).unwrap_or(&[]);
-            let inner_break = tail
-                .iter()
-                .take(tail.len().saturating_sub(1))
-                .any(|b| *b == b'\n' || *b == 0);
-            if inner_break {
-                tracing::warn!("the journal is damaged before its end; run `codenator doctor`");
-                return Ok(());
-            }
-            tracing::warn!("dropping a torn journal entry (its call never returned)");
-            with_journal(txn, |h, path| {
-                if h.end != len {
-                    // Not the tail the lines end with: leave it to doctor.
-                    return Ok(());
-                }
-                h.cut(path, good_end)
-            })
-        }
-    }
-}
-
 /// Is this a redo (the effects may already be there)?
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Redo {
@@ -501,11 +821,11 @@ pub(crate) enum Redo {
     Yes,
 }
 
-/// Apply an entry: ledger lines, then records put, then records removed.
-/// On a redo, a record whose file is newer than the entry is left alone and
-/// a message the ledger already holds is not appended again.
-pub(crate) fn apply(txn: &WriteTxn, entry: &Entry, redo: Redo) -> Result<()> {
-    crate::index::inbox::append_lines(txn, &entry.messages, redo == Redo::Yes)?;
+/// Apply an entry: ledger lines (a message the ledger already holds is not
+/// appended again), then records put, then records removed. On a redo, a
+/// record whose file is newer than the entry is left alone.
+fn apply(txn: &WriteTxn, entry: &Entry, redo: Redo) -> Result<()> {
+    crate::index::inbox::append_lines(txn, &entry.messages, true)?;
     txn.fault(FaultPoint::AfterMessages);
     for (path, bytes) in &entry.puts {
         record(path, Some(bytes), entry.at, redo)?;
@@ -570,15 +890,40 @@ pub(crate) fn maybe_checkpoint(txn: &WriteTxn) -> Result<()> {
     Ok(())
 }
 
-/// Sync everything the journal describes, then start an empty journal for
-/// this boot. Crash invariant: the sync comes first, so emptying the
-/// journal never drops an effect that is not durable elsewhere.
+/// Apply what is pending, sync everything the journal describes, then
+/// start an empty journal for this boot. Crash invariant: the pending
+/// entries are fsynced before they are applied (as their writers would),
+/// and the sync comes before the new journal, so emptying the journal
+/// never drops an effect that is not durable elsewhere. Writers still
+/// waiting for their entry's fsync find the journal replaced, and their
+/// entry applied.
 pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
+    let layout = txn.layout();
+    let pending = with_journal(txn, |h, path| match settle_tail(h, path, layout)? {
+        Some(w) if w.has_pending() => {
+            let entries = read_entries(h, path, layout, w.applied_to, w.pending_end)?;
+            if !entries.is_empty() {
+                fs::sync_data(&h.file, path)?;
+            }
+            Ok(Some((w, entries)))
+        }
+        _ => Ok(None),
+    })?;
+    if let Some((w, entries)) = pending
+        && !entries.is_empty()
+    {
+        apply_run(txn, &entries.iter().collect::<Vec<_>>(), w.pending_end)?;
+    }
+    sync_and_start(txn)
+}
+
+/// Sync everything the journal describes, then start an empty journal.
+fn sync_and_start(txn: &WriteTxn) -> Result<()> {
     let layout = txn.layout();
     let files: Vec<PathBuf> = read_lines(layout)?
         .lines
         .into_iter()
-        .flat_map(|l| l.puts.into_iter().map(|p| p.path).chain(l.deletes))
+        .flat_map(|(_, l)| l.puts.into_iter().map(|p| p.path).chain(l.deletes))
         .filter_map(|p| layout.record_path(&p))
         .chain([layout.ledger()])
         .collect();
@@ -641,8 +986,8 @@ pub(crate) fn recover_after_boot(txn: &WriteTxn) -> Result<()> {
     let lines = read_lines(layout)?.lines;
     let entries: Vec<Entry> = lines
         .into_iter()
-        .filter(|l| l.tx.is_some())
-        .filter_map(|l| Entry::from_line(layout, l))
+        .filter(|(_, l)| l.tx.is_some())
+        .filter_map(|(_, l)| Entry::from_line(layout, l))
         .collect();
     if !entries.is_empty() {
         tracing::warn!(
@@ -653,7 +998,7 @@ pub(crate) fn recover_after_boot(txn: &WriteTxn) -> Result<()> {
         replay(txn, &entries)?;
         crate::index::work::mark_stale(txn)?;
     }
-    checkpoint(txn)
+    sync_and_start(txn)
 }
 
 /// What `doctor` reports about the journal.
@@ -704,7 +1049,7 @@ pub(crate) fn repair(txn: &WriteTxn) -> Result<usize> {
         replay(txn, &entries)?;
         crate::index::work::mark_stale(txn)?;
     }
-    checkpoint(txn)?;
+    sync_and_start(txn)?;
     Ok(entries.len())
 }
 
@@ -733,6 +1078,7 @@ impl Layout {
                         | "wake"
                         | "watchdog"
                         | "legacy"
+                        | "jobs"
                 )
             );
         ok.then(|| self.dir().join(p))
@@ -809,7 +1155,7 @@ mod tests {
             .unwrap()
             .lines
             .into_iter()
-            .flat_map(|l| l.messages)
+            .flat_map(|(_, l)| l.messages)
             .collect()
     }
 
@@ -853,7 +1199,7 @@ mod tests {
         assert_eq!((r.damaged, r.good_end), (0, r.len));
         assert_eq!(r.len, std::fs::metadata(&path).unwrap().len());
         assert_eq!(
-            r.lines.last().unwrap().applied.as_deref(),
+            r.lines.last().unwrap().1.applied.as_deref(),
             Some("old-binary")
         );
         let got = messages(&store);

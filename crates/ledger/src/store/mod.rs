@@ -112,7 +112,7 @@ impl Store {
         // its ledger lines where the lines the power loss took belong.
         let txn = store.lock_for_write()?;
         journal::recover_after_boot(&txn)?;
-        journal::recover_last(&txn)?;
+        journal::begin(&txn, journal::Settle::All)?;
         crate::records::registry::create_if_missing(&txn)?;
         txn.commit()?;
         Ok(store)
@@ -158,7 +158,7 @@ impl Store {
     /// Everything a mutation changes is re-read inside it.
     pub fn write(&self) -> Result<WriteTxn<'_>> {
         let txn = self.lock_for_write()?;
-        journal::recover_last(&txn)?;
+        journal::begin(&txn, journal::Settle::Stale)?;
         Ok(txn)
     }
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::journal::{self, Entry, FaultPoint, Redo};
+use super::journal::{self, Entry, FaultPoint};
 use crate::error::Result;
 use crate::fs::{self, FileLock, LockMode};
 use crate::index::inbox::IndexState;
@@ -60,6 +60,9 @@ pub struct ReadTxn<'s> {
     store: &'s Store,
     lock: FileLock,
     staged: Option<RefCell<Staged>>,
+    /// In a write transaction: other writers' entries not yet applied
+    /// (see [`journal::Pending`]), seen below what this one staged.
+    pending: RefCell<journal::Pending>,
 }
 
 impl std::fmt::Debug for Staged {
@@ -77,6 +80,7 @@ impl<'s> ReadTxn<'s> {
             store,
             lock,
             staged: None,
+            pending: Default::default(),
         }
     }
 
@@ -105,6 +109,9 @@ impl<'s> ReadTxn<'s> {
                 return Ok(Some(b.clone()));
             }
         }
+        if let Some(b) = self.pending.borrow().record(path) {
+            return Ok(b.map(<[u8]>::to_vec));
+        }
         fs::read_bytes(path)
     }
 
@@ -127,21 +134,38 @@ impl<'s> ReadTxn<'s> {
                 return true;
             }
         }
+        if let Some(b) = self.pending.borrow().record(path) {
+            return b.is_some();
+        }
         path.exists()
     }
 
-    /// File names this transaction staged directly under `dir` (a listing
-    /// of a directory must add them to what is on disk).
+    /// File names this transaction staged, or pending entries put,
+    /// directly under `dir` (a listing of a directory must add them to
+    /// what is on disk).
     pub fn staged_names_in(&self, dir: &Path) -> Vec<String> {
+        let mut names = self.pending.borrow().names_in(dir);
         let Some(s) = &self.staged else {
-            return Vec::new();
+            return names;
         };
-        s.borrow()
+        for n in s
+            .borrow()
             .puts
             .iter()
             .filter(|(p, _)| p.parent() == Some(dir))
-            .filter_map(|(p, _)| p.file_name()?.to_str().map(str::to_owned))
-            .collect()
+            .filter_map(|(p, _)| p.file_name()?.to_str())
+        {
+            if !names.iter().any(|m| m == n) {
+                names.push(n.to_owned());
+            }
+        }
+        names
+    }
+
+    /// The work-index changes of the pending entries, in order (empty
+    /// outside a write transaction, and when nothing is pending).
+    pub(crate) fn pending_work(&self) -> Vec<crate::index::work::LogLine> {
+        self.pending.borrow().work_lines().cloned().collect()
     }
 
     /// The work index this transaction staged, if it changed it.
@@ -171,6 +195,12 @@ impl<'s> WriteTxn<'s> {
             inbox_state: RefCell::new(None),
             journal: RefCell::new(None),
         }
+    }
+
+    /// See the entries other writers have not applied yet (set once, by
+    /// [`journal::begin`]).
+    pub(crate) fn set_pending(&self, pending: journal::Pending) {
+        *self.read.pending.borrow_mut() = pending;
     }
 
     /// The transaction's journal handle (None until the journal opens it).
@@ -217,11 +247,12 @@ impl<'s> WriteTxn<'s> {
     }
 
     /// Stage a message; it gets the next seq after `ledger_max` (the
-    /// ledger's highest, which the caller read under this lock) and the
-    /// messages staged before it.
+    /// ledger's highest, which the caller read under this lock), the
+    /// pending entries' messages and the messages staged before it.
     pub(crate) fn stage_message(&self, ledger_max: u64, mut msg: Message) -> Message {
+        let pending_max = self.read.pending.borrow().max_seq().unwrap_or(0);
         let mut s = self.staged();
-        let seq = s.next_seq.unwrap_or(ledger_max + 1);
+        let seq = s.next_seq.unwrap_or(ledger_max.max(pending_max) + 1);
         msg.seq = seq;
         s.next_seq = Some(seq + 1);
         s.messages.push(msg.clone());
@@ -241,13 +272,11 @@ impl<'s> WriteTxn<'s> {
         self.store().fault(at);
     }
 
-    /// Commit what is staged so far, keeping the lock: for an operation
-    /// that must read its own ledger lines back, or whose next step (moving
-    /// files) must follow durable records.
-    pub fn flush(&self) -> Result<()> {
+    /// Write what is staged so far as one journal entry (no fsync yet).
+    fn write_entry(&self) -> Result<Option<journal::Written>> {
         let staged = std::mem::take(&mut *self.staged());
         if staged.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let layout = self.layout();
         let messages = staged
@@ -267,25 +296,45 @@ impl<'s> WriteTxn<'s> {
         }
         let mut entry = Entry::new(puts, messages);
         entry.deletes = staged.deletes;
-        if !entry.is_empty() {
-            journal::append_entry(self, &entry)?;
-            self.fault(FaultPoint::AfterJournal);
-            journal::apply(self, &entry, Redo::No)?;
+        entry.work = staged.work_log;
+        if entry.is_empty() {
+            return Ok(None);
         }
-        if let Some(idx) = staged.work {
-            crate::index::work::apply_staged(self, idx, staged.work_log)?;
-        }
-        if !entry.is_empty() {
-            self.fault(FaultPoint::BeforeMark);
-            journal::mark_applied(self, &entry.tx)?;
-            journal::maybe_checkpoint(self)?;
-        }
-        Ok(())
+        journal::write_entry(self, entry).map(Some)
     }
 
-    /// Commit the transaction (see [`WriteTxn::flush`]) and release the lock.
+    /// Commit what is staged so far, keeping the lock: for an operation
+    /// that must read its own ledger lines back, or whose next step (moving
+    /// files) must follow durable records. The entry's fsync is taken
+    /// under the lock (it covers the pending entries too, which are then
+    /// applied with it).
+    pub fn flush(&self) -> Result<()> {
+        let Some(written) = self.write_entry()? else {
+            return Ok(());
+        };
+        written.sync(self.layout())?;
+        self.fault(FaultPoint::AfterJournal);
+        // Everything pending is applied with this entry.
+        *self.read.pending.borrow_mut() = Default::default();
+        journal::apply_through(self, &written)
+    }
+
+    /// Commit the transaction and release the lock: the entry is written
+    /// under the lock, fsynced without it (writers in other processes
+    /// meanwhile write theirs, seeing this one as pending, and one fsync
+    /// may cover several entries), then applied under the lock again,
+    /// with the entries before it that are not applied yet. Returns once
+    /// it is applied: the call's answer follows a durable, visible write.
     pub fn commit(self) -> Result<()> {
-        self.flush()
+        let Some(written) = self.write_entry()? else {
+            return Ok(());
+        };
+        let store = self.store();
+        drop(self);
+        written.sync(store.layout())?;
+        store.fault(FaultPoint::AfterJournal);
+        let txn = store.lock_for_write()?;
+        journal::apply_through(&txn, &written)
     }
 }
 
