@@ -574,15 +574,45 @@ fn compaction_due(layout: &Layout, log_len: u64) -> bool {
     log_len > (256 * 1024).max(snap)
 }
 
-/// When journal entries are applied, after their records are in place:
-/// `before` (the index read before the records changed) plus their log
-/// lines, which are appended to the log.
-pub(crate) fn apply_lines(txn: &WriteTxn, before: &WorkIndex, log: Vec<LogLine>) -> Result<()> {
-    let mut idx = before.clone();
-    for line in &log {
-        idx.apply_line(line.clone());
+/// The work index for applying journal entries, taken before their
+/// records are put in place.
+pub(crate) enum WorkAfter {
+    /// The index after the entries, as their writer staged it.
+    Staged(Box<WorkIndex>),
+    /// The index before them (read now, while it still matches the task
+    /// and report directories); their lines go on top.
+    Before(Arc<WorkIndex>),
+}
+
+impl WorkAfter {
+    /// `staged` is used when it follows the log as it is now (no other
+    /// writer appended since it was read), else the index is read.
+    pub(crate) fn prepare(txn: &WriteTxn, staged: Option<&WorkIndex>) -> Result<WorkAfter> {
+        let layout = txn.layout();
+        if let Some(idx) = staged {
+            let log_len = std::fs::metadata(layout.work_log()).map_or(0, |m| m.len());
+            if cached_base(layout) == Some((idx.generation, log_len)) {
+                return Ok(WorkAfter::Staged(Box::new(idx.clone())));
+            }
+        }
+        Ok(WorkAfter::Before(load(txn)?))
     }
-    apply_staged(txn, idx, log)
+
+    /// After the records are in place: append `log` (the entries' lines)
+    /// and keep the index after them as this process's copy.
+    pub(crate) fn apply(self, txn: &WriteTxn, log: Vec<LogLine>) -> Result<()> {
+        let idx = match self {
+            WorkAfter::Staged(idx) => *idx,
+            WorkAfter::Before(before) => {
+                let mut idx = (*before).clone();
+                for line in &log {
+                    idx.apply_line(line.clone());
+                }
+                idx
+            }
+        };
+        apply_staged(txn, idx, log)
+    }
 }
 
 /// At commit, after the records are in place: append the transaction's log

@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fs::{self, Durability};
-use crate::index::work::LogLine;
+use crate::index::work::{LogLine, WorkIndex};
 use crate::store::{Layout, ReadTxn, WriteTxn};
 
 /// Past this size the journal is checkpointed and emptied.
@@ -355,6 +355,11 @@ pub(crate) struct Written {
     start: u64,
     end: u64,
     entry: Entry,
+    /// The watermark the entry was written with.
+    applied_to: u64,
+    /// The work index after the entry, as its writer staged it (see
+    /// [`crate::index::work::WorkAfter`]).
+    work: Option<WorkIndex>,
 }
 
 impl Written {
@@ -369,7 +374,11 @@ impl Written {
 /// syncs it ([`Written::sync`]), with or without the lock, and then has it
 /// applied ([`apply_through`]). Until then other writers see it as
 /// pending ([`begin`]).
-pub(crate) fn write_entry(txn: &WriteTxn, entry: Entry) -> Result<Written> {
+pub(crate) fn write_entry(
+    txn: &WriteTxn,
+    entry: Entry,
+    work: Option<WorkIndex>,
+) -> Result<Written> {
     with_journal(txn, |h, path| {
         let applied_to = match h.applied_to {
             Some(w) => w,
@@ -385,6 +394,8 @@ pub(crate) fn write_entry(txn: &WriteTxn, entry: Entry) -> Result<Written> {
             start,
             end: h.end,
             entry,
+            applied_to,
+            work,
         })
     })
 }
@@ -663,7 +674,12 @@ pub(crate) fn begin(txn: &WriteTxn, settle: Settle) -> Result<()> {
             tracing::debug!(entries = entries.len(), "applying pending journal entries");
         }
         with_journal(txn, |h, path| fs::sync_data(&h.file, path))?;
-        return apply_run(txn, &entries.iter().collect::<Vec<_>>(), w.pending_end);
+        return apply_run(
+            txn,
+            &entries.iter().collect::<Vec<_>>(),
+            w.pending_end,
+            None,
+        );
     }
     txn.set_pending(Pending::new(entries));
     Ok(())
@@ -680,7 +696,16 @@ pub(crate) fn apply_through(txn: &WriteTxn, own: &Written) -> Result<()> {
         if h.id != own.id {
             return Ok(None);
         }
-        let from = match settle_tail(h, path, layout)? {
+        // Nothing written after the entry: its watermark still holds.
+        let tail = if h.end == own.end {
+            Some(Watermark {
+                applied_to: own.applied_to,
+                pending_end: own.end,
+            })
+        } else {
+            settle_tail(h, path, layout)?
+        };
+        let from = match tail {
             Some(w) if w.applied_to >= own.end => return Ok(None),
             Some(w) => w.applied_to,
             None => own.start,
@@ -691,7 +716,10 @@ pub(crate) fn apply_through(txn: &WriteTxn, own: &Written) -> Result<()> {
         return Ok(());
     };
     let run: Vec<&Entry> = before.iter().chain([&own.entry]).collect();
-    apply_run(txn, &run, own.end)?;
+    // Alone in its run, the entry's writer already holds the index after
+    // it (unless others changed the work log since).
+    let work = own.work.as_ref().filter(|_| before.is_empty());
+    apply_run(txn, &run, own.end, work)?;
     maybe_checkpoint(txn)
 }
 
@@ -700,17 +728,28 @@ pub(crate) fn apply_through(txn: &WriteTxn, own: &Written) -> Result<()> {
 /// The ledger lines skip seqs the ledger holds and work lines already in
 /// the index change nothing, so an apply cut short by a crash is redone
 /// without doubling anything.
-fn apply_run(txn: &WriteTxn, run: &[&Entry], through: u64) -> Result<()> {
-    // The index before the records change (it is checked against the
-    // task and report directories).
-    let idx = crate::index::work::load(txn)?;
-    let mut lines = Vec::new();
+///
+/// `after`: the work index after the run, when its writer holds it (a run
+/// of its own entry alone); else it is read before the records change
+/// (it is checked against the task and report directories) and the run's
+/// lines applied to it.
+fn apply_run(
+    txn: &WriteTxn,
+    run: &[&Entry],
+    through: u64,
+    after: Option<&WorkIndex>,
+) -> Result<()> {
+    let lines: Vec<LogLine> = run.iter().flat_map(|e| e.work.iter().cloned()).collect();
+    let work = if lines.is_empty() {
+        None
+    } else {
+        Some(crate::index::work::WorkAfter::prepare(txn, after)?)
+    };
     for e in run {
         apply(txn, e, Redo::No)?;
-        lines.extend(e.work.iter().cloned());
     }
-    if !lines.is_empty() {
-        crate::index::work::apply_lines(txn, &idx, lines)?;
+    if let Some(work) = work {
+        work.apply(txn, lines)?;
     }
     txn.fault(FaultPoint::BeforeMark);
     mark_applied(txn, run.last().map(|e| e.tx.clone()), through)
@@ -912,7 +951,12 @@ pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
     if let Some((w, entries)) = pending
         && !entries.is_empty()
     {
-        apply_run(txn, &entries.iter().collect::<Vec<_>>(), w.pending_end)?;
+        apply_run(
+            txn,
+            &entries.iter().collect::<Vec<_>>(),
+            w.pending_end,
+            None,
+        )?;
     }
     sync_and_start(txn)
 }

@@ -300,7 +300,7 @@ impl<'s> WriteTxn<'s> {
         if entry.is_empty() {
             return Ok(None);
         }
-        journal::write_entry(self, entry).map(Some)
+        journal::write_entry(self, entry, staged.work).map(Some)
     }
 
     /// Commit what is staged so far, keeping the lock: for an operation
