@@ -297,7 +297,7 @@ impl WorkIndex {
     }
 
     /// Apply one line of the work log.
-    fn apply_line(&mut self, line: LogLine) {
+    pub(crate) fn apply_line(&mut self, line: LogLine) {
         match line {
             LogLine::Task { old, new } => self.apply_rows(old.as_deref(), *new),
             LogLine::Report(r) => self.add_summary(r),

@@ -1289,4 +1289,169 @@ mod tests {
         let ledger = std::fs::read_to_string(store.layout().ledger()).unwrap();
         assert_eq!(ledger.lines().count(), 90);
     }
+
+    /// Finish a held writer: its fsync, then its apply under the lock.
+    fn finish(store: &Store, w: &Written) {
+        w.sync(store.layout()).unwrap();
+        let txn = store.lock_for_write().unwrap();
+        apply_through(&txn, w).unwrap();
+    }
+
+    /// The ledger's lines as JSON, in file order.
+    fn ledger_lines(store: &Store) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(store.layout().ledger())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Create task `id` and send `message` (when given) from writers held
+    /// after their entry is written; returns them.
+    fn held_writes(store: &Store, id: &str, message: Option<&str>) -> Vec<Written> {
+        super::super::txn::hold::start();
+        store
+            .create_task(
+                &crate::Ctx::new(crate::Caller::coordinator()),
+                &crate::api::CreateTask {
+                    slot: "session-01".into(),
+                    title: "held".into(),
+                    message: "do it".into(),
+                    task_id: Some(id.into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        if let Some(m) = message {
+            send(store, m);
+        }
+        super::super::txn::hold::stop()
+    }
+
+    fn status(store: &Store) -> crate::api::StatusResponse {
+        let coord = crate::Ctx::new(crate::Caller::coordinator());
+        store
+            .get_status(&coord, &crate::api::GetStatus::default())
+            .unwrap()
+    }
+
+    /// Entries written and not yet applied (their writers wait for their
+    /// fsync) are invisible to readers, seen by the next writer (which
+    /// claims the pending task and numbers its message after the pending
+    /// one), and applied by it in journal order; the held writers then
+    /// find their entries applied, and nothing is doubled.
+    #[test]
+    fn writers_see_pending_entries_and_apply_them_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let worker = crate::Ctx::new(crate::Caller::new(
+            crate::model::SlotId::parse("slot", "session-01").unwrap(),
+        ));
+        let task_file = store
+            .layout()
+            .task(&crate::model::TaskId::parse("task_id", "held-1").unwrap());
+
+        let held = held_writes(&store, "held-1", Some("held message"));
+        assert_eq!(held.len(), 2);
+
+        // Readers see none of it; no record or ledger line is written yet.
+        assert!(!task_file.exists());
+        assert!(ledger_lines(&store).is_empty());
+        assert_eq!(status(&store).open_tasks.total, 0);
+
+        // A writer sees both: it claims the pending task...
+        let claimed = store
+            .claim_next_task(
+                &worker,
+                &crate::api::ClaimNextTask {
+                    slot: "session-01".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(claimed.task.map(|t| t.task_id).as_deref(), Some("held-1"));
+        // ...and its own message comes after the pending one.
+        send(&store, "after");
+        let lines = ledger_lines(&store);
+        let texts: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+        assert_eq!(texts, ["do it", "held message", "after"]);
+        let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs {seqs:?}");
+        let task: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&task_file).unwrap()).unwrap();
+        assert_eq!(task["status"], "active");
+
+        // The held writers finish: their entries were applied already.
+        for w in &held {
+            finish(&store, w);
+        }
+        assert_eq!(ledger_lines(&store).len(), 3);
+        let txn = store.read().unwrap();
+        assert!(health(&txn).unwrap().unapplied.is_empty());
+        drop(txn);
+        let now = status(&store);
+        assert_eq!(now.open_tasks.total, 1);
+        assert_eq!(now.task_counts.get("active").copied(), Some(1));
+        // A rebuilt index agrees with the one the writes kept.
+        let kept = crate::index::work::stored(store.layout()).unwrap();
+        let rebuilt = crate::index::work::rebuild(&store.read().unwrap());
+        assert_eq!(kept.counts, rebuilt.counts);
+        assert_eq!(
+            kept.open.keys().collect::<Vec<_>>(),
+            rebuilt.open.keys().collect::<Vec<_>>()
+        );
+    }
+
+    /// A checkpoint while writers wait for their fsync applies their
+    /// entries first; they then find the journal replaced and return.
+    #[test]
+    fn a_checkpoint_applies_pending_entries_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let held = held_writes(&store, "held-2", Some("held message"));
+
+        let txn = store.write().unwrap();
+        checkpoint(&txn).unwrap();
+        drop(txn);
+        let texts: Vec<String> = ledger_lines(&store)
+            .iter()
+            .filter_map(|l| l["message"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(texts, ["do it", "held message"]);
+        assert!(messages(&store).is_empty(), "the new journal is empty");
+
+        for w in &held {
+            finish(&store, w);
+        }
+        assert_eq!(ledger_lines(&store).len(), 2);
+        assert_eq!(status(&store).open_tasks.total, 1);
+    }
+
+    /// Opening the store applies what writers killed before their apply
+    /// left pending; a redone apply doubles nothing.
+    #[test]
+    fn opening_applies_pending_entries_and_a_redo_doubles_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let held = held_writes(&store, "held-3", None);
+        // Its writer "dies" here; another process opens the store.
+        let other = Store::open(tmp.path()).unwrap();
+        assert_eq!(ledger_lines(&other).len(), 1);
+        // An apply cut short before its mark is redone: the ledger line
+        // and the work-log lines are not doubled.
+        let txn = other.write().unwrap();
+        let entry = &held[0].entry;
+        apply(&txn, entry, Redo::No).unwrap();
+        let before = crate::index::work::load(&txn).unwrap();
+        let mut idx = (*before).clone();
+        for l in &entry.work {
+            idx.apply_line(l.clone());
+        }
+        assert_eq!(idx.counts, before.counts, "the index already shows it");
+        drop(txn);
+        assert_eq!(ledger_lines(&other).len(), 1);
+        let now = status(&other);
+        assert_eq!(now.open_tasks.total, 1);
+        assert_eq!(now.total_tasks, 1);
+    }
 }

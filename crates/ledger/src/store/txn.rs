@@ -331,6 +331,10 @@ impl<'s> WriteTxn<'s> {
         };
         let store = self.store();
         drop(self);
+        #[cfg(test)]
+        let Some(written) = hold::keep(written) else {
+            return Ok(());
+        };
         written.sync(store.layout())?;
         store.fault(FaultPoint::AfterJournal);
         let txn = store.lock_for_write()?;
@@ -342,5 +346,39 @@ impl<'s> Deref for WriteTxn<'s> {
     type Target = ReadTxn<'s>;
     fn deref(&self) -> &ReadTxn<'s> {
         &self.read
+    }
+}
+
+/// Test switch: hold this thread's commits after their entry is written
+/// and the lock released, as writers waiting for their fsync; the test
+/// finishes them when it wants.
+#[cfg(test)]
+pub(crate) mod hold {
+    use super::journal::Written;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static HELD: RefCell<Option<Vec<Written>>> = const { RefCell::new(None) };
+    }
+
+    /// Hold every commit from now on.
+    pub fn start() {
+        HELD.with(|h| *h.borrow_mut() = Some(Vec::new()));
+    }
+
+    /// Stop holding; the entries held, in order.
+    pub fn stop() -> Vec<Written> {
+        HELD.with(|h| h.borrow_mut().take().unwrap_or_default())
+    }
+
+    /// Keep `w` when holding (None), else hand it back.
+    pub(super) fn keep(w: Written) -> Option<Written> {
+        HELD.with(|h| match &mut *h.borrow_mut() {
+            Some(held) => {
+                held.push(w);
+                None
+            }
+            None => Some(w),
+        })
     }
 }
