@@ -1090,6 +1090,9 @@ pub(crate) fn repair(txn: &WriteTxn) -> Result<usize> {
     }
     let entries = unapplied_entries(layout, r.lines);
     if !entries.is_empty() {
+        // Some may be pending (their writers wait for their fsync): durable
+        // before their records are written.
+        with_journal(txn, |h, path| fs::sync_data(&h.file, path))?;
         replay(txn, &entries)?;
         crate::index::work::mark_stale(txn)?;
     }
