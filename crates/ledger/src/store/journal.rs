@@ -1,20 +1,33 @@
 //! The write-ahead journal (`journal.jsonl`): one fsync per write call.
 //!
 //! A write transaction stages its effects (whole records to put, message
-//! lines to append) and, at commit, appends them as **one journal entry**,
-//! fdatasynced: that is the call's only fsync. Then it applies them: the
-//! message lines are appended to the ledger and the records renamed into
-//! place (temp file + rename, no fsync of their own), the derived indexes
-//! updated, and a small **apply mark** appended to the journal (no fsync).
+//! lines to append, work-index lines) and, at commit, writes them as **one
+//! journal entry** where the lines end ([`write_entry`]). **Group commit:**
+//! it then releases the store lock, fdatasyncs the journal (the call's
+//! only fsync; it makes every line written before it durable, whoever
+//! wrote it, so writers that overlap share fsyncs), and takes the lock
+//! again to apply every entry up to its own that is not applied yet, in
+//! journal order ([`apply_through`]): the message lines are appended to
+//! the ledger and the records renamed into place (no fsync of their own),
+//! the work index updated, and an **apply mark** written (no fsync).
+//!
+//! Write-ahead rule: no record file or ledger line is written before the
+//! entry that describes it is durable. Every line carries the watermark
+//! its writer saw ([`Watermark`]: every entry that starts before it is
+//! applied), so the last line says which entries are **pending** (written,
+//! not applied: their writers wait for their fsync, or died). A write
+//! transaction sees them beneath what it stages ([`Pending`], read by
+//! [`begin`]): their records, seqs and work-index lines, so it decides on
+//! the store as they leave it. Readers under the shared lock do not:
+//! nothing pending was acknowledged.
 //!
 //! What a crash leaves, and what puts it right:
 //!
-//! - **A process killed mid-commit** (the page cache survives): before the
-//!   entry's fsync returned, nothing was applied and the caller got no
-//!   answer; the torn or unmarked entry is dropped, or, if complete, redone.
-//!   Every write transaction looks at the journal's last line first
-//!   ([`recover_last`]): a complete entry without its apply mark is applied
-//!   again (idempotent), and the work index is rebuilt.
+//! - **A process killed mid-commit** (the page cache survives): a torn
+//!   last line is cut ([`settle_tail`]); a complete entry stays pending
+//!   and is applied by the next writer's apply, by any writer once it is
+//!   [`STALE_NS`] old, and by any process that opens the store. An apply
+//!   cut short is redone without doubling anything ([`apply_run`]).
 //! - **Power loss** (unsynced writes lost, in any order): the journal's
 //!   header names the boot it was written in; a store opened in another
 //!   boot replays every entry in order ([`recover_after_boot`]), rebuilds
@@ -23,8 +36,10 @@
 //!   back; a message whose seq the ledger already holds is not appended
 //!   twice.
 //! - **Bounded**: past [`CHECKPOINT_BYTES`] the journal is checkpointed:
-//!   the file system is synced (everything it describes is then durable
-//!   on its own) and the journal emptied.
+//!   pending entries are fsynced and applied, the file system is synced
+//!   (everything the journal describes is then durable on its own) and a
+//!   new journal started; writers still waiting for their fsync find it
+//!   replaced and their entry applied.
 //!
 //! **Written in place.** A new journal is its header followed by zero
 //! bytes up to [`PREALLOCATED`], made durable once, and lines are written
