@@ -140,6 +140,9 @@ fn doctor_finds_and_repairs_a_damaged_journal() {
     assert_eq!(out.status.code(), None, "the fault aborts the writer");
     let ledger = fs::read_to_string(w.store().join("messages/ledger.jsonl")).unwrap();
     assert!(!ledger.contains("second"), "nothing applied yet: {ledger}");
+    // Younger, the entry would be in flight (its writer waiting for its
+    // fsync), not a finding.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     let journal = w.store().join("journal.jsonl");
     let mut j = fs::read(&journal).unwrap();
     j.extend_from_slice(b"{\"tx\": damaged\n{\"tx\":\"torn");

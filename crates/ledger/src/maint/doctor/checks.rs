@@ -258,7 +258,7 @@ pub(super) fn journal(txn: &ReadTxn, rep: &mut Report, plan: &mut Plan) -> Resul
         rep.add(
             "journal_unapplied",
             name,
-            format!("entry {tx} is durable but not applied (its writer died); the next write or --repair applies it"),
+            format!("entry {tx} is written but not applied (its writer died before applying it); the next write or --repair applies it"),
             true,
         );
     }
