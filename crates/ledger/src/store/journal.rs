@@ -77,8 +77,9 @@ pub const CHECKPOINT_BYTES: u64 = 1 << 20;
 pub const PREALLOCATED: u64 = CHECKPOINT_BYTES + (64 << 10);
 
 /// The journal format this binary writes: 2 may carry zero padding (1
-/// never did; both are read).
-const FORMAT: u32 = 2;
+/// never did), 3 carries a watermark on every line (group commit); all
+/// are read.
+const FORMAT: u32 = 3;
 
 /// A record to put: its path relative to the store, and its bytes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -488,6 +489,14 @@ fn settle_tail(h: &mut Handle, path: &Path, layout: &Layout) -> Result<Option<Wa
         .then(|| serde_json::from_slice::<Line>(&last).ok())
         .flatten()
     {
+        if written_by_older(layout, &l) {
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    "an older codenator (from before group commit) writes this store at the same time; restart the sessions that run it"
+                );
+            }
+        }
         return Ok(Some(Watermark::of(&l, h.end - last.len() as u64, h.end)));
     }
     // Torn or unreadable last line: its writer never got past its write,
@@ -1010,6 +1019,11 @@ fn start(txn: &WriteTxn) -> Result<()> {
 
 /// The boot named in the journal's header (its first line).
 fn header_boot(layout: &Layout) -> Result<Option<String>> {
+    Ok(header(layout)?.and_then(|l| l.boot))
+}
+
+/// The journal's header (its first line), when it parses.
+fn header(layout: &Layout) -> Result<Option<Line>> {
     use std::io::Read;
     let path = layout.journal();
     let f = match File::open(&path) {
@@ -1020,9 +1034,22 @@ fn header_boot(layout: &Layout) -> Result<Option<String>> {
     let mut buf = Vec::with_capacity(256);
     f.take(4096).read_to_end(&mut buf).at(&path)?;
     let first = buf.split(|b| *b == b'\n').next().unwrap_or(&[]);
-    Ok(serde_json::from_slice::<Line>(first)
-        .ok()
-        .and_then(|l| l.boot))
+    Ok(serde_json::from_slice::<Line>(first).ok())
+}
+
+/// Was `last` (the journal's last line) written by a codenator from
+/// before group commit into a journal this one started? Such a binary
+/// writes lines without a watermark and does not see pending entries, so
+/// the two must not write one store at once. Costs a read of the header
+/// only for a line without a watermark.
+fn written_by_older(layout: &Layout, last: &Line) -> bool {
+    last.applied_to.is_none()
+        && last.journal.is_none()
+        && header(layout)
+            .ok()
+            .flatten()
+            .and_then(|h| h.journal)
+            .is_some_and(|f| f >= 3)
 }
 
 /// At open: if the journal was written in another boot (a power loss or a
@@ -1478,5 +1505,38 @@ mod tests {
         let now = status(&other);
         assert_eq!(now.open_tasks.total, 1);
         assert_eq!(now.total_tasks, 1);
+    }
+
+    /// A line without a watermark in a journal this binary started comes
+    /// from an older codenator writing at the same time; one in an older
+    /// journal is just history.
+    #[test]
+    fn lines_from_an_older_codenator_are_told_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        send(&store, "one");
+        let layout = store.layout();
+        let old_mark = Line {
+            applied: Some("x".into()),
+            ..Line::default()
+        };
+        let new_mark = Line {
+            applied: Some("x".into()),
+            applied_to: Some(10),
+            ..Line::default()
+        };
+        assert!(written_by_older(layout, &old_mark));
+        assert!(!written_by_older(layout, &new_mark));
+        // A format-2 journal (an older codenator started it).
+        let path = layout.journal();
+        let text = std::fs::read(&path).unwrap();
+        let first = text.iter().position(|b| *b == b'\n').unwrap();
+        let mut header: Line = serde_json::from_slice(&text[..first]).unwrap();
+        assert_eq!(header.journal, Some(FORMAT));
+        header.journal = Some(2);
+        let mut old = serde_json::to_vec(&header).unwrap();
+        old.extend_from_slice(&text[first..]);
+        std::fs::write(&path, old).unwrap();
+        assert!(!written_by_older(layout, &old_mark));
     }
 }
