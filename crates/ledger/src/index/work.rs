@@ -577,8 +577,9 @@ fn compaction_due(layout: &Layout, log_len: u64) -> bool {
 /// The work index for applying journal entries, taken before their
 /// records are put in place.
 pub(crate) enum WorkAfter {
-    /// The index after the entries, as their writer staged it.
-    Staged(Box<WorkIndex>),
+    /// The index after the entries, as their writer staged it, and the
+    /// length of the log it follows.
+    Staged(Box<WorkIndex>, u64),
     /// The index before them (read now, while it still matches the task
     /// and report directories); their lines go on top.
     Before(Arc<WorkIndex>),
@@ -592,7 +593,7 @@ impl WorkAfter {
         if let Some(idx) = staged {
             let log_len = std::fs::metadata(layout.work_log()).map_or(0, |m| m.len());
             if cached_base(layout) == Some((idx.generation, log_len)) {
-                return Ok(WorkAfter::Staged(Box::new(idx.clone())));
+                return Ok(WorkAfter::Staged(Box::new(idx.clone()), log_len));
             }
         }
         Ok(WorkAfter::Before(load(txn)?))
@@ -601,30 +602,36 @@ impl WorkAfter {
     /// After the records are in place: append `log` (the entries' lines)
     /// and keep the index after them as this process's copy.
     pub(crate) fn apply(self, txn: &WriteTxn, log: Vec<LogLine>) -> Result<()> {
-        let idx = match self {
-            WorkAfter::Staged(idx) => *idx,
+        let (idx, log_len) = match self {
+            WorkAfter::Staged(idx, log_len) => (*idx, Some(log_len)),
             WorkAfter::Before(before) => {
                 let mut idx = (*before).clone();
                 for line in &log {
                     idx.apply_line(line.clone());
                 }
-                idx
+                (idx, None)
             }
         };
-        apply_staged(txn, idx, log)
+        apply_staged(txn, idx, log, log_len)
     }
 }
 
 /// At commit, after the records are in place: append the transaction's log
 /// lines and keep `idx` (the index after them) as this process's copy.
-fn apply_staged(txn: &WriteTxn, mut idx: WorkIndex, log: Vec<LogLine>) -> Result<()> {
+/// `log_len`: the log's length, when the caller just read it.
+fn apply_staged(
+    txn: &WriteTxn,
+    mut idx: WorkIndex,
+    log: Vec<LogLine>,
+    log_len: Option<u64>,
+) -> Result<()> {
     let layout = txn.layout();
     let (tm, rm) = now_mtimes(layout);
     idx.tasks_mtime = tm;
     idx.reports_mtime = rm;
     let base = cached_base(layout);
     let log_path = layout.work_log();
-    let log_len = std::fs::metadata(&log_path).map_or(0, |m| m.len());
+    let log_len = log_len.unwrap_or_else(|| std::fs::metadata(&log_path).map_or(0, |m| m.len()));
     // The log must follow the snapshot this process holds, else it is
     // rebuilt as a new snapshot (a first write, or after a rebuild).
     if base.is_none_or(|(g, off)| g != idx.generation || off != log_len)

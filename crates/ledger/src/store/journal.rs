@@ -513,22 +513,15 @@ fn settle_tail(h: &mut Handle, path: &Path, layout: &Layout) -> Result<Option<Wa
         .iter()
         .take(tail.len().saturating_sub(1))
         .any(|b| *b == b'\n' || *b == 0);
-    if inner_break || h.end != len {
+    if inner_break || h.end != len || good_end >= h.end {
         tracing::warn!("the journal is damaged before its end; run `codenator doctor`");
         return Ok(None);
     }
     tracing::warn!("dropping a torn journal entry (its call never returned)");
     h.cut(path, good_end)?;
-    match last_line(&h.file, path, h.end)? {
-        Some(last) if last.last() == Some(&b'\n') => Ok(serde_json::from_slice::<Line>(&last)
-            .ok()
-            .map(|l| Watermark::of(&l, h.end - last.len() as u64, h.end))),
-        Some(_) => Ok(None),
-        None => Ok(Some(Watermark {
-            applied_to: 0,
-            pending_end: 0,
-        })),
-    }
+    // The lines now end with one that parses (or there are none): this
+    // reads it, and cuts nothing more.
+    settle_tail(h, path, layout)
 }
 
 /// The entries in `from..to` of the journal, in order (apply marks and
@@ -545,27 +538,22 @@ fn read_entries(
     }
     let mut buf = vec![0u8; (to - from) as usize];
     fs::platform::read_exact_at(&h.file, &mut buf, from).at(path)?;
+    let read = parse_lines(buf, from);
+    if read.damaged > 0 {
+        tracing::warn!("skipping journal lines that do not parse; run `codenator doctor`");
+    }
     let mut out = Vec::new();
-    for run in buf.split(|b| *b == 0).filter(|r| !r.is_empty()) {
-        let (lines, _) = crate::fs::jsonl::split(run, 0, 0);
-        for l in lines {
-            let Ok(line) = serde_json::from_slice::<Line>(l.bytes) else {
-                tracing::warn!(
-                    "skipping a journal line that does not parse; run `codenator doctor`"
-                );
-                continue;
-            };
-            let Some(tx) = line.tx.clone() else {
-                continue;
-            };
-            let Some(entry) = Entry::from_line(layout, line) else {
-                return Err(Error::Damaged {
-                    path: "journal.jsonl".into(),
-                    reason: format!("entry {tx} names a path outside the store"),
-                });
-            };
-            out.push(entry);
-        }
+    for (_, line) in read.lines {
+        let Some(tx) = line.tx.clone() else {
+            continue;
+        };
+        let Some(entry) = Entry::from_line(layout, line) else {
+            return Err(Error::Damaged {
+                path: "journal.jsonl".into(),
+                reason: format!("entry {tx} names a path outside the store"),
+            });
+        };
+        out.push(entry);
     }
     Ok(out)
 }
@@ -664,27 +652,9 @@ pub(crate) enum Settle {
 /// durable and applied now instead (an apply that a writer's death cut
 /// short is redone without doubling anything, see [`apply_run`]).
 pub(crate) fn begin(txn: &WriteTxn, settle: Settle) -> Result<()> {
-    let layout = txn.layout();
-    let found = with_journal(txn, |h, path| {
-        let Some(w) = settle_tail(h, path, layout)? else {
-            h.applied_to = Some(h.end);
-            return Ok(None);
-        };
-        h.applied_to = Some(w.applied_to);
-        if !w.has_pending() {
-            return Ok(None);
-        }
-        Ok(Some((
-            w,
-            read_entries(h, path, layout, w.applied_to, w.pending_end)?,
-        )))
-    })?;
-    let Some((w, entries)) = found else {
+    let Some((w, entries)) = pending(txn)? else {
         return Ok(());
     };
-    if entries.is_empty() {
-        return Ok(());
-    }
     let now = now_ns();
     let stale = entries.iter().any(|e| now.saturating_sub(e.at) > STALE_NS);
     if stale || settle == Settle::All {
@@ -697,16 +667,41 @@ pub(crate) fn begin(txn: &WriteTxn, settle: Settle) -> Result<()> {
             // Opening the store while others write: their entries now.
             tracing::debug!(entries = entries.len(), "applying pending journal entries");
         }
-        with_journal(txn, |h, path| fs::sync_data(&h.file, path))?;
-        return apply_run(
-            txn,
-            &entries.iter().collect::<Vec<_>>(),
-            w.pending_end,
-            None,
-        );
+        return apply_now(txn, w, &entries);
     }
     txn.set_pending(Pending::new(entries));
     Ok(())
+}
+
+/// The journal's watermark and the entries pending after it, once a torn
+/// last line is put right; None when nothing is pending. Records the
+/// watermark in the transaction's handle.
+fn pending(txn: &WriteTxn) -> Result<Option<(Watermark, Vec<Entry>)>> {
+    let layout = txn.layout();
+    with_journal(txn, |h, path| {
+        let Some(w) = settle_tail(h, path, layout)? else {
+            h.applied_to = Some(h.end);
+            return Ok(None);
+        };
+        h.applied_to = Some(w.applied_to);
+        if !w.has_pending() {
+            return Ok(None);
+        }
+        let entries = read_entries(h, path, layout, w.applied_to, w.pending_end)?;
+        Ok((!entries.is_empty()).then_some((w, entries)))
+    })
+}
+
+/// Apply pending entries under the lock: fdatasync first (their writers
+/// may not have yet), as the write-ahead rule wants.
+fn apply_now(txn: &WriteTxn, w: Watermark, entries: &[Entry]) -> Result<()> {
+    with_journal(txn, |h, path| fs::sync_data(&h.file, path))?;
+    apply_run(
+        txn,
+        &entries.iter().collect::<Vec<_>>(),
+        w.pending_end,
+        None,
+    )
 }
 
 /// After the entry's fsync, under the lock: apply every entry up to and
@@ -800,8 +795,12 @@ struct Read {
 /// into lines; a piece without its newline at the end of the last run is
 /// the torn tail, anywhere else it is damage.
 fn read_lines(layout: &Layout) -> Result<Read> {
-    let path = layout.journal();
-    let bytes = fs::read_bytes(&path)?.unwrap_or_default();
+    let bytes = fs::read_bytes(&layout.journal())?.unwrap_or_default();
+    Ok(parse_lines(bytes, 0))
+}
+
+/// [`read_lines`] of `bytes`, which start at offset `base` of the journal.
+fn parse_lines(bytes: Vec<u8>, base: u64) -> Read {
     let mut out = Read {
         lines: Vec::new(),
         damaged: 0,
@@ -821,7 +820,8 @@ fn read_lines(layout: &Layout) -> Result<Read> {
     }
     let last = runs.len().saturating_sub(1);
     for (i, run) in runs.into_iter().enumerate() {
-        let (lines, torn) = crate::fs::jsonl::split(&bytes[run.clone()], run.start as u64, 0);
+        let (lines, torn) =
+            crate::fs::jsonl::split(&bytes[run.clone()], base + run.start as u64, 0);
         for l in &lines {
             match serde_json::from_slice::<Line>(l.bytes) {
                 Ok(line) => {
@@ -834,10 +834,10 @@ fn read_lines(layout: &Layout) -> Result<Read> {
         if torn.is_some() && i != last {
             out.damaged += 1;
         }
-        out.len = run.end as u64;
+        out.len = base + run.end as u64;
     }
     out.bytes = bytes;
-    Ok(out)
+    out
 }
 
 /// The entries not applied yet, in order: those after the watermark the
@@ -867,7 +867,9 @@ fn last_line(f: &File, path: &Path, len: u64) -> Result<Option<Vec<u8>>> {
         let body = &buf[..buf.len().saturating_sub(1)];
         let torn = buf.last() != Some(&b'\n');
         let tail = if torn { &buf[..] } else { body };
-        if let Some(nl) = tail.iter().rposition(|b| *b == b'\n') {
+        // A run of zeros separates lines too (an older codenator's line
+        // appended past the padding).
+        if let Some(nl) = tail.iter().rposition(|b| *b == b'\n' || *b == 0) {
             return Ok(Some(buf[nl + 1..].to_vec()));
         }
         if want == len {
@@ -961,26 +963,8 @@ pub(crate) fn maybe_checkpoint(txn: &WriteTxn) -> Result<()> {
 /// waiting for their entry's fsync find the journal replaced, and their
 /// entry applied.
 pub(crate) fn checkpoint(txn: &WriteTxn) -> Result<()> {
-    let layout = txn.layout();
-    let pending = with_journal(txn, |h, path| match settle_tail(h, path, layout)? {
-        Some(w) if w.has_pending() => {
-            let entries = read_entries(h, path, layout, w.applied_to, w.pending_end)?;
-            if !entries.is_empty() {
-                fs::sync_data(&h.file, path)?;
-            }
-            Ok(Some((w, entries)))
-        }
-        _ => Ok(None),
-    })?;
-    if let Some((w, entries)) = pending
-        && !entries.is_empty()
-    {
-        apply_run(
-            txn,
-            &entries.iter().collect::<Vec<_>>(),
-            w.pending_end,
-            None,
-        )?;
+    if let Some((w, entries)) = pending(txn)? {
+        apply_now(txn, w, &entries)?;
     }
     sync_and_start(txn)
 }
