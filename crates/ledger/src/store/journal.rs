@@ -701,7 +701,18 @@ fn apply_now(txn: &WriteTxn, w: Watermark, entries: &[Entry]) -> Result<()> {
         &entries.iter().collect::<Vec<_>>(),
         w.pending_end,
         None,
+        Applier::Recovery,
     )
+}
+
+/// Who applies a run: a commit (its own entry last), or the recovery a
+/// writer or an opening process does for entries other writers left. The
+/// fault-injection points ([`FaultPoint`]) are points of a commit: a test
+/// that aborts a writer there must not abort a process while it opens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Applier {
+    Commit,
+    Recovery,
 }
 
 /// After the entry's fsync, under the lock: apply every entry up to and
@@ -738,7 +749,7 @@ pub(crate) fn apply_through(txn: &WriteTxn, own: &Written) -> Result<()> {
     // Alone in its run, the entry's writer already holds the index after
     // it (unless others changed the work log since).
     let work = own.work.as_ref().filter(|_| before.is_empty());
-    apply_run(txn, &run, own.end, work)?;
+    apply_run(txn, &run, own.end, work, Applier::Commit)?;
     maybe_checkpoint(txn)
 }
 
@@ -757,6 +768,7 @@ fn apply_run(
     run: &[&Entry],
     through: u64,
     after: Option<&WorkIndex>,
+    by: Applier,
 ) -> Result<()> {
     let lines: Vec<LogLine> = run.iter().flat_map(|e| e.work.iter().cloned()).collect();
     let work = if lines.is_empty() {
@@ -765,12 +777,14 @@ fn apply_run(
         Some(crate::index::work::WorkAfter::prepare(txn, after)?)
     };
     for e in run {
-        apply(txn, e, Redo::No)?;
+        apply(txn, e, by)?;
     }
     if let Some(work) = work {
         work.apply(txn, lines)?;
     }
-    txn.fault(FaultPoint::BeforeMark);
+    if by == Applier::Commit {
+        txn.fault(FaultPoint::BeforeMark);
+    }
     mark_applied(txn, run.last().map(|e| e.tx.clone()), through)
 }
 
@@ -887,16 +901,17 @@ pub(crate) enum Redo {
 }
 
 /// Apply an entry: ledger lines (a message the ledger already holds is not
-/// appended again), then records put, then records removed. On a redo, a
-/// record whose file is newer than the entry is left alone.
-fn apply(txn: &WriteTxn, entry: &Entry, redo: Redo) -> Result<()> {
+/// appended again), then records put, then records removed.
+fn apply(txn: &WriteTxn, entry: &Entry, by: Applier) -> Result<()> {
     crate::index::inbox::append_lines(txn, &entry.messages, true)?;
-    txn.fault(FaultPoint::AfterMessages);
+    if by == Applier::Commit {
+        txn.fault(FaultPoint::AfterMessages);
+    }
     for (path, bytes) in &entry.puts {
-        record(path, Some(bytes), entry.at, redo)?;
+        record(path, Some(bytes), entry.at, Redo::No)?;
     }
     for path in &entry.deletes {
-        record(path, None, entry.at, redo)?;
+        record(path, None, entry.at, Redo::No)?;
     }
     Ok(())
 }
@@ -1477,7 +1492,7 @@ mod tests {
         // and the work-log lines are not doubled.
         let txn = other.write().unwrap();
         let entry = &held[0].entry;
-        apply(&txn, entry, Redo::No).unwrap();
+        apply(&txn, entry, Applier::Recovery).unwrap();
         let before = crate::index::work::load(&txn).unwrap();
         let mut idx = (*before).clone();
         for l in &entry.work {
